@@ -1,0 +1,69 @@
+"""idemsdk: make any Python function safe to retry.
+
+The first call with a key runs and its result is stored; every duplicate, from any thread,
+process or machine, gets the stored result back without running again.
+"""
+
+from ._canonical import canonicalize
+from ._codecs import Codec, JsonCodec, Outcome
+from ._errors import (
+    CanonicalizationError,
+    ConfigurationError,
+    IdempotencyError,
+    InvalidKey,
+    LeaseLost,
+    PayloadMismatch,
+    RecordCorrupted,
+    ReplayedErrorUnavailable,
+    RequestInProgress,
+    SerializationError,
+    StoreError,
+    StoreUnavailable,
+)
+from ._idempotency import (
+    Idempotency,
+    IdempotentFunction,
+    IdempotentSettings,
+    configure,
+    idempotent,
+)
+from ._keys import make_key
+from ._memory import MemoryStore
+from ._record import ClaimResult, Status
+from ._redis import AsyncRedisStore, RedisStore
+from ._store import AsyncStore, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncRedisStore",
+    "AsyncStore",
+    "CanonicalizationError",
+    "ClaimResult",
+    "Codec",
+    "ConfigurationError",
+    "Idempotency",
+    "IdempotencyError",
+    "IdempotentFunction",
+    "IdempotentSettings",
+    "InvalidKey",
+    "JsonCodec",
+    "LeaseLost",
+    "MemoryStore",
+    "Outcome",
+    "PayloadMismatch",
+    "RecordCorrupted",
+    "RedisStore",
+    "ReplayedErrorUnavailable",
+    "RequestInProgress",
+    "SerializationError",
+    "Status",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "__version__",
+    "canonicalize",
+    "configure",
+    "idempotent",
+    "make_key",
+]

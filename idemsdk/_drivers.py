@@ -1,0 +1,190 @@
+"""The I/O around one call: claim, run, complete or release. Sync and async, nothing else.
+
+Every decision is the engine's (``Call``); a driver only asks the store, sleeps, runs the
+function and reports back. The two drivers are line-for-line twins, so keep them that way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from ._engine import Call, Execute, Replay
+from ._errors import IdempotencyError, SerializationError, StoreUnavailable
+from ._heartbeat import task_renewer, thread_renewer
+from ._record import Status
+from ._store import AsyncStore, Store
+
+__all__ = ["run_async", "run_sync"]
+
+log = logging.getLogger("idemsdk")
+R = TypeVar("R")
+
+
+def _unprotected(call: Call, exc: StoreUnavailable, when: str) -> None:
+    log.warning(
+        "idemsdk: store unavailable %s; on_store_error='execute' runs it unprotected: %s",
+        when,
+        exc,
+        extra={"tenant": call.tenant, "scope": call.scope, "idempotency_key": call.digest[:16]},
+    )
+
+
+def _unrecorded(call: Call, exc: StoreUnavailable) -> IdempotencyError:
+    error = StoreUnavailable(
+        "the function ran but its result could not be stored; a retry after the lease "
+        f"runs out will run it again: {exc.message}"
+    )
+    error.__cause__ = exc
+    return call.annotate(error)
+
+
+def _release_failed(call: Call, exc: IdempotencyError) -> None:
+    log.warning(
+        "idemsdk: could not release the claim; a retry waits for the lease to run out: %s",
+        exc,
+        extra={"tenant": call.tenant, "scope": call.scope, "idempotency_key": call.digest[:16]},
+    )
+
+
+def _settle_sync(call: Call, store: Store, token: int, exc: BaseException) -> bool:
+    """After the function raised: cache the error or release the claim. False: lease lost."""
+    body = call.error_body(exc)
+    try:
+        if body is None:
+            store.release(call.key, token)
+            return True
+        return store.complete(call.key, token, Status.FAILED, body, call.policy.ttl_ms)
+    except IdempotencyError as store_exc:
+        _release_failed(call, store_exc)  # the function's own error matters more
+        return True
+
+
+async def _settle_async(call: Call, store: AsyncStore, token: int, exc: BaseException) -> bool:
+    """After the function raised: cache the error or release the claim. False: lease lost."""
+    body = call.error_body(exc)
+    try:
+        if body is None:
+            await store.arelease(call.key, token)
+            return True
+        return await store.acomplete(call.key, token, Status.FAILED, body, call.policy.ttl_ms)
+    except IdempotencyError as store_exc:
+        _release_failed(call, store_exc)
+        return True
+
+
+def run_sync(
+    call: Call,
+    store: Store,
+    func: Callable[..., R],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> R:
+    """Run one idempotent call on a sync store."""
+    policy = call.policy
+    while True:
+        try:
+            claim = store.claim(call.key, call.fingerprint, policy.lease_ms, policy.ttl_ms)
+        except StoreUnavailable as exc:
+            if policy.on_store_error != "execute":
+                raise call.annotate(exc) from exc.__cause__
+            _unprotected(call, exc, "before the call")
+            return func(*args, **kwargs)
+        except IdempotencyError as exc:
+            raise call.annotate(exc) from exc.__cause__
+        step = call.on_claim(claim, time.monotonic())
+        if isinstance(step, Execute):
+            break
+        if isinstance(step, Replay):
+            return step.value  # type: ignore[no-any-return]
+        time.sleep(step.delay)
+
+    token = step.token
+    lease = (
+        thread_renewer(store).hold(call.key, token, policy.lease_ms) if policy.heartbeat else None
+    )
+    try:
+        value = func(*args, **kwargs)
+    except BaseException as exc:
+        if lease:
+            lease.end()
+        if not _settle_sync(call, store, token, exc):
+            raise call.lease_lost() from exc
+        raise
+    if lease:
+        lease.end()
+
+    try:
+        body = call.result_body(value)
+    except SerializationError:
+        store.release(call.key, token)
+        raise
+    try:
+        stored = store.complete(call.key, token, Status.COMPLETED, body, policy.ttl_ms)
+    except StoreUnavailable as exc:
+        if policy.on_store_error != "execute":
+            raise _unrecorded(call, exc) from exc
+        _unprotected(call, exc, "after the call")
+        return value
+    if not stored:
+        raise call.lease_lost()
+    return value
+
+
+async def run_async(
+    call: Call,
+    store: AsyncStore,
+    func: Callable[..., Awaitable[R]],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> R:
+    """Run one idempotent call on an async store."""
+    policy = call.policy
+    while True:
+        try:
+            claim = await store.aclaim(call.key, call.fingerprint, policy.lease_ms, policy.ttl_ms)
+        except StoreUnavailable as exc:
+            if policy.on_store_error != "execute":
+                raise call.annotate(exc) from exc.__cause__
+            _unprotected(call, exc, "before the call")
+            return await func(*args, **kwargs)
+        except IdempotencyError as exc:
+            raise call.annotate(exc) from exc.__cause__
+        step = call.on_claim(claim, time.monotonic())
+        if isinstance(step, Execute):
+            break
+        if isinstance(step, Replay):
+            return step.value  # type: ignore[no-any-return]
+        await asyncio.sleep(step.delay)
+
+    token = step.token
+    lease = task_renewer(store).hold(call.key, token, policy.lease_ms) if policy.heartbeat else None
+    try:
+        value = await func(*args, **kwargs)
+    except BaseException as exc:
+        if lease:
+            lease.end()
+        if not await _settle_async(call, store, token, exc):
+            raise call.lease_lost() from exc
+        raise
+    if lease:
+        lease.end()
+
+    try:
+        body = call.result_body(value)
+    except SerializationError:
+        await store.arelease(call.key, token)
+        raise
+    try:
+        stored = await store.acomplete(call.key, token, Status.COMPLETED, body, policy.ttl_ms)
+    except StoreUnavailable as exc:
+        if policy.on_store_error != "execute":
+            raise _unrecorded(call, exc) from exc
+        _unprotected(call, exc, "after the call")
+        return value
+    if not stored:
+        raise call.lease_lost()
+    return value

@@ -1,0 +1,196 @@
+"""The idempotency protocol as pure decisions; the drivers in ``_drivers`` do the I/O.
+
+For one call: a claim reply becomes a step (execute, replay, or wait and claim again) or an
+error; a result or an exception becomes what to store. Nothing here touches a store, a
+clock or a thread, so every rule is written once for sync and async callers alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._codecs import Codec, Outcome, decode_body, encode_body
+from ._errors import (
+    IdempotencyError,
+    LeaseLost,
+    PayloadMismatch,
+    ReplayedErrorUnavailable,
+    RequestInProgress,
+)
+from ._record import ClaimResult, Status
+
+__all__ = ["Call", "Execute", "Policy", "Replay", "Wait"]
+
+OnInProgress = Literal["raise", "wait"]
+OnStoreError = Literal["raise", "execute"]
+
+# Polling while another caller runs: start fast (most duplicates are close retries of short
+# calls), back off to a bounded interval so waiters don't hammer the store.
+_FIRST_POLL = 0.01
+_MAX_POLL = 0.5
+
+
+@dataclass(slots=True)
+class Execute:
+    """Run the function: this caller owns the key under ``token``."""
+
+    token: int
+    takeover: bool
+
+
+@dataclass(slots=True)
+class Replay:
+    """Return the stored result without running the function."""
+
+    value: Any
+
+
+@dataclass(slots=True)
+class Wait:
+    """Another caller is running it: sleep ``delay`` seconds, then claim again."""
+
+    delay: float
+
+
+Step = Execute | Replay | Wait
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything that decides a call's fate besides its key, resolved once per function."""
+
+    ttl_ms: int
+    lease_ms: int
+    heartbeat: bool
+    on_in_progress: OnInProgress
+    #: Seconds a waiting duplicate waits before it raises RequestInProgress.
+    wait_timeout: float
+    cache_errors: tuple[type[BaseException], ...]
+    on_store_error: OnStoreError
+    codec: Codec
+
+
+class Call:
+    """One invocation's identity and the decisions about it."""
+
+    __slots__ = (
+        "_polls",
+        "_wait_until",
+        "digest",
+        "fingerprint",
+        "key",
+        "policy",
+        "scope",
+        "tenant",
+    )
+
+    def __init__(
+        self, key: str, digest: str, fingerprint: str, tenant: str, scope: str, policy: Policy
+    ) -> None:
+        self.key = key
+        self.digest = digest
+        self.fingerprint = fingerprint
+        self.tenant = tenant
+        self.scope = scope
+        self.policy = policy
+        self._wait_until: float | None = None  # set when waiting starts
+        self._polls = 0
+
+    def annotate(self, exc: IdempotencyError) -> IdempotencyError:
+        """Fill in this call's tenant, scope and digest on an error raised below the engine."""
+        exc.tenant = exc.tenant or self.tenant
+        exc.scope = exc.scope or self.scope
+        exc.digest = exc.digest or self.digest
+        return exc
+
+    def _context(self) -> dict[str, str]:
+        return {"tenant": self.tenant, "scope": self.scope, "digest": self.digest}
+
+    def on_claim(self, claim: ClaimResult, now: float) -> Step:
+        """Decide what a claim reply means; raises for mismatches, cached errors, busy keys."""
+        if claim.acquired:
+            return Execute(claim.token, claim.takeover)
+        if claim.fingerprint != self.fingerprint:
+            raise PayloadMismatch(
+                "this key was first used with another payload; nothing ran", **self._context()
+            )
+        if claim.status is Status.COMPLETED:
+            return Replay(self.annotate_decode(claim.body).result)
+        if claim.status is Status.FAILED:
+            raise self._cached_error(self.annotate_decode(claim.body))
+        retry_after = max(claim.lease_remaining_ms / 1000, 0.001)
+        if self.policy.on_in_progress == "wait" and self._wait_until is None:
+            self._wait_until = now + self.policy.wait_timeout
+        if self._wait_until is not None and now < self._wait_until:
+            # Poll again no later than the owner's lease ends, so a crashed owner is taken
+            # over promptly; never sleep past the waiting deadline.
+            delay = min(_FIRST_POLL * 2**self._polls, _MAX_POLL, retry_after + 0.001)
+            self._polls += 1
+            return Wait(min(delay, self._wait_until - now))
+        raise RequestInProgress(
+            "the first call with this key is still running",
+            retry_after=retry_after,
+            **self._context(),
+        )
+
+    def annotate_decode(self, body: bytes | None) -> Outcome:
+        """Decode a stored body, naming this call in any error."""
+        try:
+            return decode_body(body)
+        except IdempotencyError as exc:
+            raise self.annotate(exc) from exc.__cause__
+
+    def result_body(self, value: Any) -> bytes:
+        """What to store for a result; SerializationError when the codec cannot hold it."""
+        try:
+            return encode_body(self.policy.codec, Outcome(result=value))
+        except IdempotencyError as exc:
+            raise self.annotate(exc) from exc.__cause__
+
+    def error_body(self, exc: BaseException) -> bytes | None:
+        """What to store for an exception listed in ``cache_errors``; None to release instead."""
+        if not isinstance(exc, self.policy.cache_errors):
+            return None
+        kind = type(exc)
+        return encode_body(
+            self.policy.codec,
+            Outcome(error_type=f"{kind.__module__}.{kind.__qualname__}", error_message=str(exc)),
+        )
+
+    def lease_lost(self) -> LeaseLost:
+        """The error for a call whose token no longer owns its record."""
+        return LeaseLost(
+            "this call's lease ran out and another caller took over; its result was not stored",
+            **self._context(),
+        )
+
+    def _cached_error(self, outcome: Outcome) -> BaseException:
+        # The type is looked up among the types the function allows (and their loaded
+        # subclasses), never imported by a name read from the store.
+        wanted = outcome.error_type
+        message = outcome.error_message or ""
+        for kind in _with_subclasses(self.policy.cache_errors):
+            if f"{kind.__module__}.{kind.__qualname__}" == wanted:
+                try:
+                    return kind(message)
+                except Exception:  # noqa: BLE001 - constructors with other signatures
+                    error = kind.__new__(kind)
+                    error.args = (message,)
+                    return error
+        return ReplayedErrorUnavailable(
+            f"the first call raised {wanted}: {message!r}, which is not in cache_errors",
+            **self._context(),
+        )
+
+
+def _with_subclasses(kinds: tuple[type[BaseException], ...]) -> Iterator[type[BaseException]]:
+    seen: set[type[BaseException]] = set()
+    stack = list(kinds)
+    while stack:
+        kind = stack.pop()
+        if kind not in seen:
+            seen.add(kind)
+            yield kind
+            stack.extend(kind.__subclasses__())

@@ -1,0 +1,401 @@
+"""``Idempotency`` and its ``idempotent`` decorator; the module-level default instance."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, get_args, overload
+
+from ._binding import ArgBinder, drop_paths, resolve_path
+from ._canonical import canonicalize
+from ._codecs import Codec, resolve_codec
+from ._drivers import run_async, run_sync
+from ._engine import Call, OnInProgress, OnStoreError, Policy
+from ._errors import ConfigurationError, IdempotencyError
+from ._keys import check_prefix, check_scope, check_tenant, default_scope, digest
+from ._memory import MemoryStore
+from ._store import AsyncStore, Store
+
+__all__ = [
+    "Idempotency",
+    "IdempotentFunction",
+    "IdempotentSettings",
+    "configure",
+    "idempotent",
+]
+
+P = ParamSpec("P")
+P2 = ParamSpec("P2")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+S = TypeVar("S")
+
+Seconds = float | timedelta
+KeySpec = str | Callable[..., Any] | None
+
+
+def _seconds(value: Seconds, name: str) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not seconds > 0:
+        raise ConfigurationError(f"{name} must be a positive duration, not {value!r}")
+    return seconds
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> None:
+    if value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {allowed}, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentSettings:
+    """The settings of one decorated function, as given (``None``: the instance's default)."""
+
+    scope: str
+    key: KeySpec
+    exclude: tuple[str, ...]
+    ttl: float | None
+    lease: float | None
+    heartbeat: bool
+    on_in_progress: OnInProgress
+    wait_timeout: float | None
+    cache_errors: tuple[type[BaseException], ...]
+
+
+class IdempotentFunction(Protocol[P, R_co]):
+    """A function wrapped by :meth:`Idempotency.idempotent`: same signature, plus its settings."""
+
+    @property
+    def settings(self) -> IdempotentSettings:
+        """The options it was decorated with."""
+        ...
+
+    @property
+    def __wrapped__(self) -> Callable[P, R_co]:
+        """The undecorated function."""
+        ...
+
+    @property
+    def __name__(self) -> str:
+        """The function's name."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Run the function once per key; replay its result for duplicates."""
+        ...
+
+    def key_for(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The store key a call with these arguments would use, without running anything."""
+        ...
+
+    # Descriptor overloads so that decorated methods bind ``self`` for type checkers too.
+    @overload
+    def __get__(
+        self, instance: None, owner: type[Any] | None = None
+    ) -> IdempotentFunction[P, R_co]: ...
+    @overload
+    def __get__(
+        self: IdempotentFunction[Concatenate[S, P2], R],
+        instance: S,
+        owner: type[Any] | None = None,
+    ) -> IdempotentFunction[P2, R]: ...
+
+
+class Idempotency:
+    """Makes functions idempotent over one store, for one tenant, with shared defaults.
+
+    ``ttl`` is how long a result is kept, ``lease`` how long a running call owns its key
+    before another caller may take over (both seconds or ``timedelta``). ``secret`` (32
+    bytes) keys the BLAKE3 hashes so keys cannot be brute-forced from guessable payloads.
+    ``on_store_error`` is ``"raise"`` (the function does not run without protection) or
+    ``"execute"`` (it runs unprotected, with a warning).
+    """
+
+    def __init__(
+        self,
+        store: Store | AsyncStore | None = None,
+        tenant: str = "default",
+        ttl: Seconds = 86400,
+        lease: Seconds = 30,
+        codec: str | Codec = "json",
+        on_store_error: OnStoreError = "raise",
+        secret: bytes | None = None,
+        prefix: str = "idem",
+    ) -> None:
+        self.store: Store | AsyncStore = MemoryStore() if store is None else store
+        if not isinstance(self.store, (Store, AsyncStore)):
+            raise ConfigurationError(
+                f"store must implement idemsdk's Store or AsyncStore protocol, "
+                f"not {type(self.store).__name__}"
+            )
+        self.tenant = check_tenant(tenant)
+        self.prefix = check_prefix(prefix)
+        self.ttl = _seconds(ttl, "ttl")
+        self.lease = _seconds(lease, "lease")
+        self.codec = resolve_codec(codec)
+        _choice(on_store_error, get_args(OnStoreError), "on_store_error")
+        self.on_store_error: OnStoreError = on_store_error
+        if secret is not None and (not isinstance(secret, bytes) or len(secret) != 32):
+            raise ConfigurationError("secret must be exactly 32 bytes (a BLAKE3 key)")
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
+
+    @overload
+    def idempotent(self, func: Callable[P, R], /) -> IdempotentFunction[P, R]: ...
+    @overload
+    def idempotent(
+        self,
+        func: None = None,
+        /,
+        *,
+        key: KeySpec = None,
+        exclude: Sequence[str] = (),
+        scope: str | None = None,
+        ttl: Seconds | None = None,
+        lease: Seconds | None = None,
+        heartbeat: bool = True,
+        on_in_progress: OnInProgress = "raise",
+        wait_timeout: Seconds | None = None,
+        cache_errors: Sequence[type[BaseException]] = (),
+    ) -> Callable[[Callable[P, R]], IdempotentFunction[P, R]]: ...
+    def idempotent(
+        self,
+        func: Callable[P, R] | None = None,
+        /,
+        *,
+        key: KeySpec = None,
+        exclude: Sequence[str] = (),
+        scope: str | None = None,
+        ttl: Seconds | None = None,
+        lease: Seconds | None = None,
+        heartbeat: bool = True,
+        on_in_progress: OnInProgress = "raise",
+        wait_timeout: Seconds | None = None,
+        cache_errors: Sequence[type[BaseException]] = (),
+    ) -> IdempotentFunction[P, R] | Callable[[Callable[P, R]], IdempotentFunction[P, R]]:
+        """Decorate a sync or async function, bare or with options.
+
+        ``key`` picks the identity (a dotted path into the arguments, like ``"order.id"``,
+        or a callable taking the function's arguments); by default the whole payload is
+        the key. ``exclude`` drops paths from the payload before hashing. ``scope``
+        defaults to the function's ``module.qualname``.
+        """
+        options = {
+            "key": key,
+            "exclude": exclude,
+            "scope": scope,
+            "ttl": ttl,
+            "lease": lease,
+            "heartbeat": heartbeat,
+            "on_in_progress": on_in_progress,
+            "wait_timeout": wait_timeout,
+            "cache_errors": cache_errors,
+        }
+
+        def decorate(fn: Callable[P, R]) -> IdempotentFunction[P, R]:
+            return _decorate(lambda: self, fn, **options)
+
+        return decorate if func is None else decorate(func)
+
+
+class _Plan(Generic[P, R]):
+    """Per decorated function: how a call's arguments become a key, and its policy."""
+
+    def __init__(
+        self,
+        func: Callable[P, R],
+        *,
+        key: KeySpec = None,
+        exclude: Sequence[str] = (),
+        scope: str | None = None,
+        ttl: Seconds | None = None,
+        lease: Seconds | None = None,
+        heartbeat: bool = True,
+        on_in_progress: OnInProgress = "raise",
+        wait_timeout: Seconds | None = None,
+        cache_errors: Sequence[type[BaseException]] = (),
+    ) -> None:
+        self.is_async = inspect.iscoroutinefunction(func)
+        self.binder = ArgBinder(func)
+        if isinstance(exclude, str):
+            raise ConfigurationError("exclude takes a sequence of paths, e.g. ('order.sent_at',)")
+        self.exclude = tuple(self.binder.check_path(path, "exclude") for path in exclude)
+        self.key_path = self.binder.check_path(key, "key") if isinstance(key, str) else None
+        self.key_func = key if callable(key) else None
+        if key is not None and self.key_path is None and self.key_func is None:
+            raise ConfigurationError(f"key must be a dotted path or a callable, not {key!r}")
+        _choice(on_in_progress, get_args(OnInProgress), "on_in_progress")
+        errors = tuple(cache_errors)
+        if not all(isinstance(e, type) and issubclass(e, BaseException) for e in errors):
+            raise ConfigurationError("cache_errors takes exception classes")
+        self.settings = IdempotentSettings(
+            scope=check_scope(scope) if scope is not None else default_scope(func),
+            key=key,
+            exclude=tuple(exclude),
+            ttl=None if ttl is None else _seconds(ttl, "ttl"),
+            lease=None if lease is None else _seconds(lease, "lease"),
+            heartbeat=heartbeat,
+            on_in_progress=on_in_progress,
+            wait_timeout=None if wait_timeout is None else _seconds(wait_timeout, "wait_timeout"),
+            cache_errors=errors,
+        )
+        self._policies: dict[int, tuple[Idempotency, Policy]] = {}
+        self._lock = threading.Lock()
+
+    def policy(self, idem: Idempotency) -> Policy:
+        """The policy for calls through ``idem``, checked and built once per instance."""
+        cached = self._policies.get(id(idem))
+        if cached is not None and cached[0] is idem:
+            return cached[1]
+        wanted = AsyncStore if self.is_async else Store
+        if not isinstance(idem.store, wanted):
+            kind = "an async" if self.is_async else "a sync"
+            raise ConfigurationError(
+                f"{self.settings.scope} is {kind} function but {type(idem.store).__name__} "
+                f"does not implement {wanted.__name__}; use "
+                + (
+                    "AsyncRedisStore or MemoryStore"
+                    if self.is_async
+                    else "RedisStore or MemoryStore"
+                )
+            )
+        s = self.settings
+        ttl = idem.ttl if s.ttl is None else s.ttl
+        lease = idem.lease if s.lease is None else s.lease
+        if ttl < lease:
+            raise ConfigurationError(f"ttl ({ttl}s) must be at least the lease ({lease}s)")
+        policy = Policy(
+            ttl_ms=max(round(ttl * 1000), 1),
+            lease_ms=max(round(lease * 1000), 1),
+            heartbeat=s.heartbeat,
+            on_in_progress=s.on_in_progress,
+            wait_timeout=lease if s.wait_timeout is None else s.wait_timeout,
+            cache_errors=s.cache_errors,
+            on_store_error=idem.on_store_error,
+            codec=idem.codec,
+        )
+        with self._lock:
+            self._policies[id(idem)] = (idem, policy)
+        return policy
+
+    def call(self, idem: Idempotency, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        """Identify one call: its payload's fingerprint and its key."""
+        policy = self.policy(idem)
+        scope = self.settings.scope
+        try:
+            payload = self.binder.bind(args, kwargs)
+            data: Any = drop_paths(payload, self.exclude) if self.exclude else payload
+            fingerprint = digest(canonicalize(data), idem.secret)
+            if self.key_path is not None:
+                identity = digest(canonicalize(resolve_path(payload, self.key_path)), idem.secret)
+            elif self.key_func is not None:
+                identity = digest(canonicalize(self.key_func(*args, **kwargs)), idem.secret)
+            else:
+                identity = fingerprint
+        except IdempotencyError as exc:
+            exc.tenant, exc.scope = idem.tenant, scope
+            raise
+        key = f"{idem.prefix}:{idem.tenant}:{scope}:{identity}"
+        return Call(key, identity, fingerprint, idem.tenant, scope, policy)
+
+
+def _decorate(
+    source: Callable[[], Idempotency], func: Callable[P, R], **options: Any
+) -> IdempotentFunction[P, R]:
+    """Wrap ``func``; ``source`` gives the instance to use at each call."""
+    if not callable(func):
+        raise ConfigurationError(f"idempotent decorates functions, not {type(func).__name__}")
+    plan = _Plan(func, **options)
+    plan.policy(source())  # refuse a sync/async mismatch at decoration time
+
+    def key_for(*args: Any, **kwargs: Any) -> str:
+        return plan.call(source(), args, kwargs).key
+
+    if plan.is_async:
+        afunc = cast(Callable[..., Awaitable[Any]], func)
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            idem = source()
+            call = plan.call(idem, args, kwargs)
+            return await run_async(call, cast(AsyncStore, idem.store), afunc, args, kwargs)
+
+        wrapper: Any = async_wrapper
+    else:
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            idem = source()
+            call = plan.call(idem, args, kwargs)
+            return run_sync(call, cast(Store, idem.store), func, args, kwargs)
+
+        wrapper = sync_wrapper
+    wrapper.settings = plan.settings
+    wrapper.key_for = key_for
+    return cast(IdempotentFunction[P, R], wrapper)
+
+
+# The module-level default: decorators resolve it at call time, so ``configure()`` at
+# application start-up applies to functions decorated at import time.
+_default: Idempotency | None = None
+_default_lock = threading.Lock()
+
+
+def _current() -> Idempotency:
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Idempotency()
+    return _default
+
+
+def configure(
+    store: Store | AsyncStore | None = None,
+    tenant: str = "default",
+    ttl: Seconds = 86400,
+    lease: Seconds = 30,
+    codec: str | Codec = "json",
+    on_store_error: OnStoreError = "raise",
+    secret: bytes | None = None,
+    prefix: str = "idem",
+) -> Idempotency:
+    """Replace the default instance used by module-level :func:`idempotent`; returns it."""
+    global _default
+    instance = Idempotency(store, tenant, ttl, lease, codec, on_store_error, secret, prefix)
+    with _default_lock:
+        _default = instance
+    return instance
+
+
+@overload
+def idempotent(func: Callable[P, R], /) -> IdempotentFunction[P, R]: ...
+@overload
+def idempotent(
+    func: None = None,
+    /,
+    *,
+    key: KeySpec = None,
+    exclude: Sequence[str] = (),
+    scope: str | None = None,
+    ttl: Seconds | None = None,
+    lease: Seconds | None = None,
+    heartbeat: bool = True,
+    on_in_progress: OnInProgress = "raise",
+    wait_timeout: Seconds | None = None,
+    cache_errors: Sequence[type[BaseException]] = (),
+) -> Callable[[Callable[P, R]], IdempotentFunction[P, R]]: ...
+def idempotent(
+    func: Callable[P, R] | None = None, /, **options: Any
+) -> IdempotentFunction[P, R] | Callable[[Callable[P, R]], IdempotentFunction[P, R]]:
+    """Like :meth:`Idempotency.idempotent`, on the default instance (see :func:`configure`)."""
+
+    def decorate(fn: Callable[P, R]) -> IdempotentFunction[P, R]:
+        return _decorate(_current, fn, **options)
+
+    return decorate if func is None else decorate(func)

@@ -1,0 +1,155 @@
+"""Redis stores: the Lua protocol of ``_lua`` driven over redis-py, sync and async.
+
+Replies are parsed by pure functions shared by both drivers; each driver only sends the
+script and maps redis-py's errors onto ours, so callers never import ``redis`` to catch them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ._errors import ConfigurationError, RecordCorrupted, StoreError, StoreUnavailable
+from ._lua import CLAIM, COMPLETE, RELEASE, RENEW, Script
+from ._record import ClaimResult, Status
+
+__all__ = ["AsyncRedisStore", "RedisStore"]
+
+#: Defaults for clients built by ``from_url``: a hung or unreachable Redis must fail a call
+#: in seconds, not hang it. Pass your own values to override.
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_SOCKET_TIMEOUT = 5.0
+
+
+def _claim_result(reply: Any, key: str) -> ClaimResult:
+    """Turn CLAIM's array reply into a ClaimResult (see the script's contract)."""
+    try:
+        code = int(reply[0])
+        if code == -1:
+            kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            raise RecordCorrupted(f"the key holds a Redis {kind} that is not an idemsdk record")
+        token, deadline, now = int(reply[1]), int(reply[2]), int(reply[3])
+        if code in (1, 2):
+            return ClaimResult(True, token, deadline, now, takeover=code == 2)
+        return ClaimResult(
+            False,
+            token,
+            deadline,
+            now,
+            status=Status(reply[4].decode()),
+            fingerprint=reply[5].decode(),
+            body=reply[6],
+        )
+    except (IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise RecordCorrupted(f"unreadable claim reply for {key!r}: {reply!r:.200}") from exc
+
+
+def _check_client(client: Any) -> None:
+    if client.get_encoder().decode_responses:
+        raise ConfigurationError(
+            "RedisStore needs a client with decode_responses=False: records hold binary data"
+        )
+
+
+def _ours(exc: RedisError, script: Script) -> StoreError:
+    """Our error for a redis-py error, so callers never import redis to catch it."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return StoreUnavailable(f"Redis unreachable during {script.name}: {exc}")
+    if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+        return RecordCorrupted(f"the key does not hold an idemsdk record: {exc}")
+    return StoreError(f"Redis failed during {script.name}: {exc}")
+
+
+class RedisStore:
+    """A store on Redis (standalone or Cluster) through atomic Lua scripts.
+
+    Takes a ``redis.Redis`` or ``redis.RedisCluster`` client created with
+    ``decode_responses=False`` (the default), or use :meth:`from_url`.
+    """
+
+    def __init__(self, client: redis.Redis | redis.RedisCluster) -> None:
+        _check_client(client)
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
+        """Connect to ``redis://`` / ``rediss://`` / ``unix://`` with safe timeouts."""
+        kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+        return cls(redis.Redis.from_url(url, **kwargs))
+
+    def _run(self, script: Script, key: str, args: Sequence[str | int | bytes]) -> Any:
+        try:
+            try:
+                return self.client.evalsha(script.sha, 1, key, *args)
+            except NoScriptError:
+                # A restarted or failed-over server forgets scripts: load once and go on.
+                self.client.script_load(script.source)
+                return self.client.evalsha(script.sha, 1, key, *args)
+        except RedisError as exc:
+            raise _ours(exc, script) from exc
+
+    def claim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
+        """Take ownership of ``key`` or answer the record that holds it."""
+        return _claim_result(self._run(CLAIM, key, (fingerprint, lease_ms, ttl_ms)), key)
+
+    def complete(self, key: str, token: int, status: Status, body: bytes, ttl_ms: int) -> bool:
+        """Store the outcome if ``token`` still owns the key."""
+        return bool(self._run(COMPLETE, key, (token, status.value, body, ttl_ms)))
+
+    def release(self, key: str, token: int) -> bool:
+        """Delete the in-progress record if ``token`` still owns it."""
+        return bool(self._run(RELEASE, key, (token,)))
+
+    def renew(self, key: str, token: int, lease_ms: int) -> bool:
+        """Extend the lease if ``token`` still owns the key."""
+        return bool(self._run(RENEW, key, (token, lease_ms)))
+
+
+class AsyncRedisStore:
+    """A store on Redis through ``redis.asyncio`` clients: the async twin of :class:`RedisStore`."""
+
+    def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster) -> None:
+        _check_client(client)
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> AsyncRedisStore:
+        """Connect to ``redis://`` / ``rediss://`` / ``unix://`` with safe timeouts."""
+        kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+        return cls(redis.asyncio.Redis.from_url(url, **kwargs))
+
+    async def _run(self, script: Script, key: str, args: Sequence[str | int | bytes]) -> Any:
+        try:
+            try:
+                return await self.client.evalsha(script.sha, 1, key, *args)
+            except NoScriptError:
+                await self.client.script_load(script.source)
+                return await self.client.evalsha(script.sha, 1, key, *args)
+        except RedisError as exc:
+            raise _ours(exc, script) from exc
+
+    async def aclaim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
+        """Take ownership of ``key`` or answer the record that holds it."""
+        return _claim_result(await self._run(CLAIM, key, (fingerprint, lease_ms, ttl_ms)), key)
+
+    async def acomplete(
+        self, key: str, token: int, status: Status, body: bytes, ttl_ms: int
+    ) -> bool:
+        """Store the outcome if ``token`` still owns the key."""
+        return bool(await self._run(COMPLETE, key, (token, status.value, body, ttl_ms)))
+
+    async def arelease(self, key: str, token: int) -> bool:
+        """Delete the in-progress record if ``token`` still owns it."""
+        return bool(await self._run(RELEASE, key, (token,)))
+
+    async def arenew(self, key: str, token: int, lease_ms: int) -> bool:
+        """Extend the lease if ``token`` still owns the key."""
+        return bool(await self._run(RENEW, key, (token, lease_ms)))

@@ -1,0 +1,51 @@
+"""The ``harness`` fixture: every contract test runs once per store and mode below.
+
+To add a store, add a case to ``_CASES`` (its name, mode, and a factory) — and the whole
+suite, store-level and decorator-level, runs against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import fakeredis
+import pytest
+import redis
+import redis.asyncio
+
+from idemsdk import AsyncRedisStore, AsyncStore, MemoryStore, RedisStore, Store
+
+from .harness import Harness, Mode
+
+Factory = Callable[[pytest.FixtureRequest], Store | AsyncStore]
+
+
+def _real_sync(request: pytest.FixtureRequest) -> Store:
+    return RedisStore(redis.Redis.from_url(request.getfixturevalue("redis_url")))
+
+
+def _real_async(request: pytest.FixtureRequest) -> AsyncStore:
+    return AsyncRedisStore(redis.asyncio.Redis.from_url(request.getfixturevalue("redis_url")))
+
+
+_CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
+    ("memory-sync", "sync", lambda r: MemoryStore(), []),
+    ("memory-async", "async", lambda r: MemoryStore(), []),
+    ("fakeredis-sync", "sync", lambda r: RedisStore(fakeredis.FakeRedis()), []),
+    ("fakeredis-async", "async", lambda r: AsyncRedisStore(fakeredis.FakeAsyncRedis()), []),
+    ("redis-sync", "sync", _real_sync, [pytest.mark.redis]),
+    ("redis-async", "async", _real_async, [pytest.mark.redis]),
+]
+
+
+@pytest.fixture(
+    params=[pytest.param(case, id=case[0], marks=case[3]) for case in _CASES],
+)
+def harness(request: pytest.FixtureRequest, prefix: str) -> Iterator[Harness]:
+    """One store in one mode, for one contract test."""
+    name, mode, factory, _ = request.param
+    if "redis" in request.node.keywords:
+        request.getfixturevalue("redis_url")  # registers the server for key clean-up
+    h = Harness(name, mode, factory(request), prefix)
+    yield h
+    h.close()

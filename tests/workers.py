@@ -1,0 +1,60 @@
+"""Code that runs in child processes spawned by the multi-process tests.
+
+It lives in an importable module because ``spawn`` children import their target by name.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from typing import Any
+
+import redis
+
+from idemsdk import Idempotency, RedisStore
+
+
+def make_job(url: str, prefix: str, *, hang: bool = False, lease: float = 30) -> Any:
+    """The contended function: counts its executions in Redis, then returns who ran it."""
+    client = redis.Redis.from_url(url)
+    idem = Idempotency(RedisStore(client), prefix=prefix, lease=lease)
+
+    @idem.idempotent(scope="race", on_in_progress="wait", wait_timeout=60)
+    def job(name: str) -> dict[str, Any]:
+        runs = client.incr(f"{prefix}:runs:{name}")
+        if hang:
+            time.sleep(3600)  # until the test kills this process
+        time.sleep(random.uniform(0.001, 0.005))  # widen the race window
+        return {"name": name, "runner": f"{os.getpid()}-{threading.get_ident()}", "runs": runs}
+
+    return job
+
+
+def race(url: str, prefix: str, names: list[str], threads: int, start_at: float) -> list[Any]:
+    """Call ``job`` for every name from ``threads`` threads, all starting at ``start_at``."""
+    job = make_job(url, prefix)
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        order = list(names)
+        random.shuffle(order)
+        time.sleep(max(start_at - time.time(), 0))
+        for name in order:
+            result = job(name)
+            with lock:
+                results.append(result)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+def hang(url: str, prefix: str, name: str, lease: float) -> None:
+    """Start ``job(name)`` and never finish: the test kills this process mid-call."""
+    make_job(url, prefix, hang=True, lease=lease)(name)
