@@ -61,14 +61,16 @@ class ThreadRenewer:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._leases: set[Lease] = set()
-        self._wake = threading.Condition()
+        # hold/drop run on every call: they take the bare lock (C-level), not the Condition.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._next_wake = float("inf")
 
     def hold(self, key: str, token: int, lease_ms: int) -> Lease:
         """Start renewing a lease until :meth:`drop`."""
         lease = Lease(self, key, token, lease_ms)
-        with self._wake:
+        with self._lock:
             self._leases.add(lease)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -81,7 +83,7 @@ class ThreadRenewer:
 
     def drop(self, lease: Lease) -> None:
         """Stop renewing a lease (the call finished)."""
-        with self._wake:
+        with self._lock:
             self._leases.discard(lease)
 
     def _due(self) -> list[Lease] | None:

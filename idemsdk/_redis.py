@@ -27,6 +27,9 @@ DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_SOCKET_TIMEOUT = 5.0
 
 
+_STATUS = {status.value.encode(): status for status in Status}
+
+
 def _claim_result(reply: Any, key: str) -> ClaimResult:
     """Turn CLAIM's array reply into a ClaimResult (see the script's contract)."""
     try:
@@ -42,11 +45,11 @@ def _claim_result(reply: Any, key: str) -> ClaimResult:
             token,
             deadline,
             now,
-            status=Status(reply[4].decode()),
+            status=_STATUS[reply[4]],
             fingerprint=reply[5].decode(),
             body=reply[6],
         )
-    except (IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordCorrupted(f"unreadable claim reply for {key!r}: {reply!r:.200}") from exc
 
 
