@@ -22,11 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,8 +33,9 @@ import blake3
 import orjson
 import redis
 
-from idemsdk import Idempotency, MemoryStore, RedisStore, make_key
+from idemsdk import Idempotency, MemoryStore, Outcome, RedisStore, make_key
 from idemsdk._lua import CLAIM, COMPLETE
+from idemsdk.testing import RedisServer
 
 ORDER: dict[str, Any] = {
     "order_id": "ord_8f14e45fceea167a",
@@ -116,48 +113,15 @@ def _answers(url: str) -> bool:
 
 @contextmanager
 def redis_server(url: str | None) -> Iterator[str]:
-    """The Redis to measure against; one started here is stopped by its pid on exit."""
+    """The Redis to measure against; one started here is stopped on exit."""
     url = url or os.environ.get("REDIS_URL")
     if url:
         yield url
-        return
-    if _answers("redis://127.0.0.1:6379/0"):
+    elif _answers("redis://127.0.0.1:6379/0"):
         yield "redis://127.0.0.1:6379/0"
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("no Redis: set REDIS_URL or install redis-server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="idemsdk-bench-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            if _answers(url):
-                break
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        with RedisServer() as server:
+            yield server.url
 
 
 def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
@@ -167,7 +131,7 @@ def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
     decorated(ORDER)
     done_key = decorated.key_for(ORDER)
     fingerprint = done_key.rsplit(":", 1)[1]
-    body = idem.codec.encode(__import__("idemsdk").Outcome(result=RESULT))
+    body = idem.codec.encode(Outcome(result=RESULT))
     counter = iter(range(10**9))
 
     def raw_duplicate(n: int) -> None:

@@ -104,46 +104,12 @@ class IdempotentFunction(Protocol[P, R_co]):
     ) -> IdempotentFunction[P2, R]: ...
 
 
-class Idempotency:
-    """Makes functions idempotent over one store, for one tenant, with shared defaults.
+class _Decorates:
+    """The ``idempotent`` decorator, written once for an instance and for the default one."""
 
-    ``ttl`` is how long a result is kept, ``lease`` how long a running call owns its key
-    before another caller may take over (both seconds or ``timedelta``). ``secret`` (32
-    bytes) keys the BLAKE3 hashes so keys cannot be brute-forced from guessable payloads.
-    ``on_store_error`` is ``"raise"`` (the function does not run without protection) or
-    ``"execute"`` (it runs unprotected, with a warning).
-    """
-
-    def __init__(
-        self,
-        store: Store | AsyncStore | None = None,
-        tenant: str = "default",
-        ttl: Seconds = 86400,
-        lease: Seconds = 30,
-        codec: str | Codec = "json",
-        on_store_error: OnStoreError = "raise",
-        secret: bytes | None = None,
-        prefix: str = "idem",
-    ) -> None:
-        self.store: Store | AsyncStore = MemoryStore() if store is None else store
-        if not isinstance(self.store, (Store, AsyncStore)):
-            raise ConfigurationError(
-                f"store must implement idemsdk's Store or AsyncStore protocol, "
-                f"not {type(self.store).__name__}"
-            )
-        self.tenant = check_tenant(tenant)
-        self.prefix = check_prefix(prefix)
-        self.ttl = _seconds(ttl, "ttl")
-        self.lease = _seconds(lease, "lease")
-        self.codec = resolve_codec(codec)
-        _choice(on_store_error, get_args(OnStoreError), "on_store_error")
-        self.on_store_error: OnStoreError = on_store_error
-        if secret is not None and (not isinstance(secret, bytes) or len(secret) != 32):
-            raise ConfigurationError("secret must be exactly 32 bytes (a BLAKE3 key)")
-        self.secret = secret
-
-    def __repr__(self) -> str:
-        return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
+    def _source(self) -> Callable[[], Idempotency]:
+        """Where a decorated function finds its instance at each call."""
+        raise NotImplementedError
 
     @overload
     def idempotent(self, func: Callable[P, R], /) -> IdempotentFunction[P, R]: ...
@@ -197,10 +163,57 @@ class Idempotency:
             "cache_errors": cache_errors,
         }
 
+        source = self._source()
+
         def decorate(fn: Callable[P, R]) -> IdempotentFunction[P, R]:
-            return _decorate(lambda: self, fn, **options)
+            return _decorate(source, fn, **options)
 
         return decorate if func is None else decorate(func)
+
+
+class Idempotency(_Decorates):
+    """Makes functions idempotent over one store, for one tenant, with shared defaults.
+
+    ``ttl`` is how long a result is kept, ``lease`` how long a running call owns its key
+    before another caller may take over (both seconds or ``timedelta``). ``secret`` (32
+    bytes) keys the BLAKE3 hashes so keys cannot be brute-forced from guessable payloads.
+    ``on_store_error`` is ``"raise"`` (the function does not run without protection) or
+    ``"execute"`` (it runs unprotected, with a warning).
+    """
+
+    def __init__(
+        self,
+        store: Store | AsyncStore | None = None,
+        tenant: str = "default",
+        ttl: Seconds = 86400,
+        lease: Seconds = 30,
+        codec: str | Codec = "json",
+        on_store_error: OnStoreError = "raise",
+        secret: bytes | None = None,
+        prefix: str = "idem",
+    ) -> None:
+        self.store: Store | AsyncStore = MemoryStore() if store is None else store
+        if not isinstance(self.store, (Store, AsyncStore)):
+            raise ConfigurationError(
+                f"store must implement idemsdk's Store or AsyncStore protocol, "
+                f"not {type(self.store).__name__}"
+            )
+        self.tenant = check_tenant(tenant)
+        self.prefix = check_prefix(prefix)
+        self.ttl = _seconds(ttl, "ttl")
+        self.lease = _seconds(lease, "lease")
+        self.codec = resolve_codec(codec)
+        _choice(on_store_error, get_args(OnStoreError), "on_store_error")
+        self.on_store_error: OnStoreError = on_store_error
+        if secret is not None and (not isinstance(secret, bytes) or len(secret) != 32):
+            raise ConfigurationError("secret must be exactly 32 bytes (a BLAKE3 key)")
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
+
+    def _source(self) -> Callable[[], Idempotency]:
+        return lambda: self
 
 
 class _Plan(Generic[P, R]):
@@ -373,29 +386,13 @@ def configure(
     return instance
 
 
-@overload
-def idempotent(func: Callable[P, R], /) -> IdempotentFunction[P, R]: ...
-@overload
-def idempotent(
-    func: None = None,
-    /,
-    *,
-    key: KeySpec = None,
-    exclude: Sequence[str] = (),
-    scope: str | None = None,
-    ttl: Seconds | None = None,
-    lease: Seconds | None = None,
-    heartbeat: bool = True,
-    on_in_progress: OnInProgress = "raise",
-    wait_timeout: Seconds | None = None,
-    cache_errors: Sequence[type[BaseException]] = (),
-) -> Callable[[Callable[P, R]], IdempotentFunction[P, R]]: ...
-def idempotent(
-    func: Callable[P, R] | None = None, /, **options: Any
-) -> IdempotentFunction[P, R] | Callable[[Callable[P, R]], IdempotentFunction[P, R]]:
-    """Like :meth:`Idempotency.idempotent`, on the default instance (see :func:`configure`)."""
+class _Default(_Decorates):
+    """The instance set by :func:`configure`, looked up at each call."""
 
-    def decorate(fn: Callable[P, R]) -> IdempotentFunction[P, R]:
-        return _decorate(_current, fn, **options)
+    def _source(self) -> Callable[[], Idempotency]:
+        return _current
 
-    return decorate if func is None else decorate(func)
+
+#: ``Idempotency.idempotent`` on the default instance (a ``MemoryStore`` until
+#: :func:`configure` sets another).
+idempotent = _Default().idempotent

@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from idemsdk.testing import RedisServer
 
 
 def unavailable(reason: str) -> None:
@@ -34,57 +24,6 @@ def unavailable(reason: str) -> None:
     if require_redis():
         pytest.fail(f"a real Redis is required (IDEMSDK_REQUIRE_REDIS=1): {reason}")
     pytest.skip(f"no real Redis: {reason}")
-
-
-class RedisServer:
-    """A redis-server process this test session started, stopped by its own pid."""
-
-    def __init__(self, binary: str) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="idemsdk-redis-"))
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        """Terminate the process we started and remove its directory."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def require_redis() -> bool:
@@ -124,11 +63,8 @@ def redis_url() -> Iterator[str]:
     if binary is None:
         unavailable("REDIS_URL is not set and redis-server is not installed")
         return
-    server = RedisServer(binary)
-    try:
+    with RedisServer(binary=binary) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

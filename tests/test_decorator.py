@@ -13,6 +13,7 @@ import fakeredis
 import pytest
 
 import idemsdk
+import idemsdk.testing
 from idemsdk import (
     AsyncRedisStore,
     CanonicalizationError,
@@ -250,8 +251,9 @@ def test_public_api_is_exactly_the_curated_names() -> None:
     assert sorted(idemsdk.__all__) == idemsdk.__all__
     for name in idemsdk.__all__:
         assert getattr(idemsdk, name) is not None
-    public = {n for n in dir(idemsdk) if not n.startswith("_")}
+    public = {n for n in dir(idemsdk) if not n.startswith("_")} - {"testing"}  # a submodule
     assert public == set(idemsdk.__all__) - {"__version__"}
+    assert idemsdk.testing.__all__ == ["FakeClock", "RedisServer", "free_port"]
     for name in idemsdk.__all__:
         obj = getattr(idemsdk, name)
         if isinstance(obj, type) and issubclass(obj, Exception):

@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idemsdk import Idempotency, LeaseLost, MemoryStore, RequestInProgress, Status
-
-
-class FakeClock:
-    """Seconds since the epoch, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from idemsdk.testing import FakeClock
 
 
 @pytest.fixture
@@ -25,15 +16,15 @@ def clock() -> FakeClock:
 def test_lease_and_ttl_follow_the_clock(clock: FakeClock) -> None:
     store = MemoryStore(clock=clock)
     first = store.claim("k", "fp", 1000, 5000)
-    clock.now += 0.999
+    clock.advance(0.999)
     assert not store.claim("k", "fp", 1000, 5000).acquired
-    clock.now += 0.001
+    clock.advance(0.001)
     taken = store.claim("k", "fp", 1000, 5000)
     assert taken.acquired and taken.takeover and taken.token > first.token
     assert store.complete("k", taken.token, Status.COMPLETED, b"x", 5000)
-    clock.now += 4.999
+    clock.advance(4.999)
     assert store.claim("k", "fp", 1000, 5000).body == b"x"
-    clock.now += 0.001
+    clock.advance(0.001)
     assert store.claim("k", "fp", 1000, 5000).acquired
 
 
@@ -51,7 +42,7 @@ def test_expired_records_are_swept(clock: FakeClock) -> None:
     store = MemoryStore(clock=clock)
     for i in range(3000):
         store.claim(f"k{i}", "fp", 10, 10)
-    clock.now += 1
+    clock.advance(1)
     for i in range(3000):
         store.claim(f"n{i}", "fp", 10_000, 10_000)
     assert len(store._entries) < 4500  # the expired ones were dropped along the way
@@ -69,7 +60,7 @@ def test_decorated_call_taken_over_after_lease_gets_lease_lost(clock: FakeClock)
             inner.append("first")
             with pytest.raises(RequestInProgress):
                 job(x)
-            clock.now += 10  # the lease runs out while this call still runs
+            clock.advance(10)  # the lease runs out while this call still runs
             inner.append(job(x))  # a duplicate takes over and completes
         return f"run {len(inner)}"
 

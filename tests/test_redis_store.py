@@ -22,8 +22,9 @@ from idemsdk import (
     RequestInProgress,
     StoreUnavailable,
 )
+from idemsdk.testing import RedisServer, free_port
 
-from .conftest import RedisServer, free_port, unavailable
+from .conftest import unavailable
 
 pytestmark = pytest.mark.redis
 
@@ -53,9 +54,8 @@ def own_redis() -> Iterator[RedisServer]:
     if binary is None:
         unavailable("redis-server is not installed")
         return
-    server = RedisServer(binary)
-    yield server
-    server.stop()
+    with RedisServer(binary=binary) as server:
+        yield server
 
 
 def test_round_trip_budget_sync(redis_url: str, prefix: str) -> None:
