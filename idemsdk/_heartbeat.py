@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 import weakref
 from typing import Any, Protocol
 
-from ._errors import IdempotencyError
 from ._store import AsyncStore, Store
 
 __all__ = ["Lease", "TaskRenewer", "ThreadRenewer", "task_renewer", "thread_renewer"]
@@ -105,16 +105,21 @@ class ThreadRenewer:
                 self._wake.wait(self._next_wake - now)
 
     def _run(self) -> None:
-        while (due := self._due()) is not None:
-            for lease in due:
-                lease.due = lease.next_due(self._renew(lease))
+        try:
+            while (due := self._due()) is not None:
+                for lease in due:
+                    lease.due = lease.next_due(self._renew(lease))
+        finally:
+            with self._lock:  # however it ended, the next hold() starts a new thread
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
     def _renew(self, lease: Lease) -> bool:
         try:
             if not self._store.renew(lease.key, lease.token, lease.lease_ms):
                 self.drop(lease)  # taken over: nothing left to keep alive
-        except IdempotencyError as exc:
-            log.warning("idemsdk: lease renewal failed, retrying: %s", exc)
+        except Exception:  # any error: a dead renewer would let every running call be taken over
+            log.warning("idemsdk: lease renewal failed, retrying", exc_info=True)
             return False
         return True
 
@@ -163,8 +168,8 @@ class TaskRenewer:
         try:
             if not await self._store.arenew(lease.key, lease.token, lease.lease_ms):
                 self.drop(lease)
-        except IdempotencyError as exc:
-            log.warning("idemsdk: lease renewal failed, retrying: %s", exc)
+        except Exception:  # see ThreadRenewer._renew
+            log.warning("idemsdk: lease renewal failed, retrying", exc_info=True)
             return False
         return True
 
@@ -174,6 +179,19 @@ _task_renewers: weakref.WeakKeyDictionary[
     Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskRenewer]
 ] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has none of its parent's threads, but would find the parent's renewers
+    # marked as running: start afresh so its calls' leases are renewed by its own thread.
+    global _thread_renewers, _task_renewers, _registry_lock
+    _thread_renewers = weakref.WeakKeyDictionary()
+    _task_renewers = weakref.WeakKeyDictionary()
+    _registry_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def thread_renewer(store: Store) -> ThreadRenewer:

@@ -16,7 +16,7 @@ from ._codecs import Codec, resolve_codec
 from ._drivers import run_async, run_sync
 from ._engine import Call, OnInProgress, OnStoreError, Policy
 from ._errors import ConfigurationError, IdempotencyError
-from ._keys import check_prefix, check_scope, check_tenant, default_scope, digest
+from ._keys import check_prefix, check_scope, check_secret, check_tenant, default_scope, digest
 from ._memory import MemoryStore
 from ._store import AsyncStore, Store
 
@@ -205,9 +205,7 @@ class Idempotency(_Decorates):
         self.codec = resolve_codec(codec)
         _choice(on_store_error, get_args(OnStoreError), "on_store_error")
         self.on_store_error: OnStoreError = on_store_error
-        if secret is not None and (not isinstance(secret, bytes) or len(secret) != 32):
-            raise ConfigurationError("secret must be exactly 32 bytes (a BLAKE3 key)")
-        self.secret = secret
+        self.secret = check_secret(secret)
 
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
@@ -265,17 +263,15 @@ class _Plan(Generic[P, R]):
         cached = self._policies.get(id(idem))
         if cached is not None and cached[0] is idem:
             return cached[1]
-        wanted = AsyncStore if self.is_async else Store
+        wanted, kind, stores = (
+            (AsyncStore, "an async", "AsyncRedisStore or MemoryStore")
+            if self.is_async
+            else (Store, "a sync", "RedisStore or MemoryStore")
+        )
         if not isinstance(idem.store, wanted):
-            kind = "an async" if self.is_async else "a sync"
             raise ConfigurationError(
                 f"{self.settings.scope} is {kind} function but {type(idem.store).__name__} "
-                f"does not implement {wanted.__name__}; use "
-                + (
-                    "AsyncRedisStore or MemoryStore"
-                    if self.is_async
-                    else "RedisStore or MemoryStore"
-                )
+                f"does not implement {wanted.__name__}; use {stores}"
             )
         s = self.settings
         ttl = idem.ttl if s.ttl is None else s.ttl

@@ -17,6 +17,7 @@ from idemsdk._errors import ConfigurationError, InvalidKey
 __all__ = [
     "check_prefix",
     "check_scope",
+    "check_secret",
     "check_tenant",
     "default_scope",
     "digest",
@@ -64,6 +65,13 @@ def make_key(
         # digest().hex() is ~150 ns faster than hexdigest() (blake3 1.0); same text.
         return head + _blake3(canonicalize(payload)).digest().hex()
     return head + digest(canonicalize(payload), secret)
+
+
+def check_secret(secret: bytes | None) -> bytes | None:
+    """Return ``secret`` if it is None or exactly 32 bytes, else raise ConfigurationError."""
+    if secret is not None and (type(secret) is not bytes or len(secret) != SECRET_SIZE):
+        raise ConfigurationError(_secret_problem(secret))
+    return secret
 
 
 def digest(canonical: bytes, secret: bytes | None = None) -> str:

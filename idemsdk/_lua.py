@@ -8,6 +8,7 @@ A record is a hash::
     fp       fingerprint of the payload (hex)
     lease    lease deadline, ms since epoch, server clock (in_progress only)
     created  claim time, ms since epoch
+    done     completion time, ms since epoch (completed / failed only)
     body     the engine's encoded outcome (completed / failed only)
 
 Time is the server's (``TIME``), so clients with skewed clocks agree on leases. Tokens are
@@ -104,8 +105,10 @@ COMPLETE = Script.of(
 -- returns 1 when stored, 0 when the token no longer owns an in-progress record
 """
     + _OWNED
+    + _NOW
     + """
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'body', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'body', ARGV[3],
+           'done', string.format('%.0f', now_ms))
 redis.call('HDEL', KEYS[1], 'lease')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1

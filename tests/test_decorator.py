@@ -7,6 +7,7 @@ import inspect
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import fakeredis
@@ -41,6 +42,9 @@ def test_bare_and_configured_decorators_keep_the_signature_and_expose_settings()
     assert bare.settings.key is None and bare.settings.ttl is None
     assert configured.settings.key == "order_id"
     assert (configured.settings.ttl, configured.settings.lease) == (60.0, 5.0)
+    from_timedelta = idem.idempotent(ttl=timedelta(minutes=2), lease=timedelta(seconds=1.5))
+    assert from_timedelta(charge).settings.ttl == 120.0
+    assert from_timedelta(charge).settings.lease == 1.5
     assert configured.settings.cache_errors == (KeyError,)
 
 

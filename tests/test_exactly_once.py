@@ -27,14 +27,14 @@ def test_every_key_runs_exactly_once_across_threads_and_processes(
     redis_url: str, redis_client: redis.Redis, prefix: str
 ) -> None:
     names = [f"key-{i}" for i in range(25)]
-    start_at = time.time() + 3  # children need a moment to spawn and import
+    parties = PROCESSES + 1  # every process waits for all the others before racing
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(PROCESSES, mp_context=spawn) as pool:
         children = [
-            pool.submit(race, redis_url, prefix, names, THREADS_PER_PROCESS, start_at)
+            pool.submit(race, redis_url, prefix, names, THREADS_PER_PROCESS, parties)
             for _ in range(PROCESSES)
         ]
-        local = race(redis_url, prefix, names, LOCAL_THREADS, start_at)
+        local = race(redis_url, prefix, names, LOCAL_THREADS, parties)
         results: list[Any] = local + [r for child in children for r in child.result(120)]
 
     callers = (PROCESSES * THREADS_PER_PROCESS + LOCAL_THREADS) * len(names)
@@ -77,7 +77,7 @@ def test_killed_worker_blocks_duplicates_until_its_lease_ends_then_one_takes_ove
         strict("order-9")
     assert 0 < info.value.retry_after <= lease
 
-    results = race(redis_url, prefix, ["order-9"], 8, time.time())
+    results = race(redis_url, prefix, ["order-9"], 8)
     waited = time.monotonic() - killed_at
     assert waited >= info.value.retry_after - 0.1, "someone ran before the lease ran out"
     assert int(redis_client.get(f"{prefix}:runs:order-9") or 0) == 2  # the killed run + one

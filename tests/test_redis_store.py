@@ -205,3 +205,14 @@ def test_from_url_sets_safe_timeouts() -> None:
     kwargs = store.client.get_connection_kwargs()
     assert kwargs["socket_connect_timeout"] == 2.0
     assert kwargs["socket_timeout"] == 5.0
+
+
+def test_a_record_keeps_its_claim_and_completion_times(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    job = Idempotency(RedisStore(redis_client), prefix=prefix).idempotent(lambda x: x)
+    job(1)
+    record = redis_client.hgetall(job.key_for(1))
+    assert record[b"status"] == b"completed"
+    assert b"lease" not in record
+    assert 0 <= int(record[b"done"]) - int(record[b"created"]) < 5_000

@@ -32,16 +32,28 @@ def make_job(url: str, prefix: str, *, hang: bool = False, lease: float = 30) ->
     return job
 
 
-def race(url: str, prefix: str, names: list[str], threads: int, start_at: float) -> list[Any]:
-    """Call ``job`` for every name from ``threads`` threads, all starting at ``start_at``."""
+def rendezvous(url: str, prefix: str, parties: int, timeout: float = 120) -> None:
+    """Wait until ``parties`` processes got here, so that none starts racing alone."""
+    client = redis.Redis.from_url(url)
+    client.incr(f"{prefix}:ready")
+    deadline = time.monotonic() + timeout
+    while int(client.get(f"{prefix}:ready") or 0) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {client.get(f'{prefix}:ready')!r} of {parties} got ready")
+        time.sleep(0.005)
+    client.close()
+
+
+def race(url: str, prefix: str, names: list[str], threads: int, parties: int = 1) -> list[Any]:
+    """Call ``job`` for every name from ``threads`` threads, once ``parties`` processes are in."""
     job = make_job(url, prefix)
+    rendezvous(url, prefix, parties)
     results: list[Any] = []
     lock = threading.Lock()
 
     def worker() -> None:
         order = list(names)
         random.shuffle(order)
-        time.sleep(max(start_at - time.time(), 0))
         for name in order:
             result = job(name)
             with lock:
