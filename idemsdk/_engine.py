@@ -116,10 +116,14 @@ class Call:
             raise PayloadMismatch(
                 "this key was first used with another payload; nothing ran", **self._context()
             )
-        if claim.status is Status.COMPLETED:
-            return Replay(self.annotate_decode(claim.body).result)
-        if claim.status is Status.FAILED:
-            raise self._cached_error(self.annotate_decode(claim.body))
+        if claim.status is not Status.IN_PROGRESS:
+            try:
+                outcome = decode_body(claim.body)
+            except IdempotencyError as exc:
+                raise self.annotate(exc) from exc.__cause__
+            if claim.status is Status.COMPLETED:
+                return Replay(outcome.result)
+            raise self._cached_error(outcome)
         retry_after = max(claim.lease_remaining_ms / 1000, 0.001)
         if self.policy.on_in_progress == "wait" and self._wait_until is None:
             self._wait_until = now + self.policy.wait_timeout
@@ -134,13 +138,6 @@ class Call:
             retry_after=retry_after,
             **self._context(),
         )
-
-    def annotate_decode(self, body: bytes | None) -> Outcome:
-        """Decode a stored body, naming this call in any error."""
-        try:
-            return decode_body(body)
-        except IdempotencyError as exc:
-            raise self.annotate(exc) from exc.__cause__
 
     def result_body(self, value: Any) -> bytes:
         """What to store for a result; SerializationError when the codec cannot hold it."""
