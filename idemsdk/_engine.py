@@ -30,6 +30,8 @@ OnStoreError = Literal["raise", "execute"]
 # calls), back off to a bounded interval so waiters don't hammer the store.
 _FIRST_POLL = 0.01
 _MAX_POLL = 0.5
+# The hint a busy duplicate gets: the owner's remaining lease is only an upper bound.
+_MAX_RETRY_AFTER = 1.0
 
 
 @dataclass(slots=True)
@@ -135,7 +137,8 @@ class Call:
             return Wait(min(delay, self._wait_until - now))
         raise RequestInProgress(
             "the first call with this key is still running",
-            retry_after=retry_after,
+            retry_after=min(retry_after, _MAX_RETRY_AFTER),
+            lease_remaining=retry_after,
             **self._context(),
         )
 

@@ -88,19 +88,26 @@ class SerializationError(IdempotencyError, TypeError):
 
 
 class RequestInProgress(IdempotencyError):
-    """The first call with this key is still running; retry after ``retry_after`` seconds."""
+    """The first call with this key is still running; retry after ``retry_after`` seconds.
+
+    ``lease_remaining`` is how long its owner may still run before another caller can take
+    over (seconds); ``retry_after`` is that, capped at one second: most calls finish long
+    before their lease ends, and a retry that comes early costs one round trip.
+    """
 
     def __init__(
         self,
         message: str,
         *,
         retry_after: float = 1.0,
+        lease_remaining: float | None = None,
         tenant: str | None = None,
         scope: str | None = None,
         digest: str | None = None,
     ) -> None:
         super().__init__(message, tenant=tenant, scope=scope, digest=digest)
         self.retry_after = retry_after
+        self.lease_remaining = retry_after if lease_remaining is None else lease_remaining
 
 
 class PayloadMismatch(IdempotencyError):

@@ -57,10 +57,14 @@ def test_other_fingerprint_is_a_mismatch_whatever_the_status() -> None:
             make_call().on_claim(existing(status, b"", fp="other"), 100.0)
 
 
-def test_in_progress_raises_with_the_remaining_lease_as_retry_after() -> None:
+def test_in_progress_raises_with_a_retry_hint_capped_by_the_remaining_lease() -> None:
     with pytest.raises(RequestInProgress) as info:
         make_call().on_claim(existing(Status.IN_PROGRESS, lease_left=2500), 100.0)
-    assert info.value.retry_after == 2.5
+    assert info.value.lease_remaining == 2.5
+    assert info.value.retry_after == 1.0
+    with pytest.raises(RequestInProgress) as info:
+        make_call().on_claim(existing(Status.IN_PROGRESS, lease_left=300), 100.0)
+    assert info.value.retry_after == info.value.lease_remaining == 0.3
     assert (info.value.tenant, info.value.scope, info.value.digest) == ("t", "s", "d" * 64)
 
 
