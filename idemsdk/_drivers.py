@@ -34,12 +34,12 @@ def _unprotected(call: Call, exc: StoreUnavailable, when: str) -> None:
 
 
 def _unrecorded(call: Call, exc: StoreUnavailable) -> IdempotencyError:
-    error = StoreUnavailable(
-        "the function ran but its result could not be stored; a retry after the lease "
-        f"runs out will run it again: {exc.message}"
+    return call.annotate(
+        StoreUnavailable(
+            "the function ran but its result could not be stored; a retry after the lease "
+            f"runs out will run it again: {exc.message}"
+        )
     )
-    error.__cause__ = exc
-    return call.annotate(error)
 
 
 def _release_failed(call: Call, exc: IdempotencyError) -> None:
@@ -50,22 +50,27 @@ def _release_failed(call: Call, exc: IdempotencyError) -> None:
     )
 
 
-def _settle_sync(call: Call, store: Store, token: int, exc: BaseException) -> bool:
-    """After the function raised: cache the error or release the claim. False: lease lost."""
-    body = call.error_body(exc)
+def _settle_sync(call: Call, store: Store, token: int, exc: BaseException | None) -> bool:
+    """After a failure: cache a listed error, else release the claim. False: lease lost.
+
+    ``exc`` None releases unconditionally (a result the codec could not encode).
+    """
+    body = None if exc is None else call.error_body(exc)
     try:
         if body is None:
             store.release(call.key, token)
             return True
         return store.complete(call.key, token, Status.FAILED, body, call.policy.ttl_ms)
     except IdempotencyError as store_exc:
-        _release_failed(call, store_exc)  # the function's own error matters more
+        _release_failed(call, store_exc)  # the error being raised matters more
         return True
 
 
-async def _settle_async(call: Call, store: AsyncStore, token: int, exc: BaseException) -> bool:
-    """After the function raised: cache the error or release the claim. False: lease lost."""
-    body = call.error_body(exc)
+async def _settle_async(
+    call: Call, store: AsyncStore, token: int, exc: BaseException | None
+) -> bool:
+    """After a failure: cache a listed error, else release the claim. False: lease lost."""
+    body = None if exc is None else call.error_body(exc)
     try:
         if body is None:
             await store.arelease(call.key, token)
@@ -120,7 +125,7 @@ def run_sync(
     try:
         body = call.result_body(value)
     except SerializationError:
-        store.release(call.key, token)
+        _settle_sync(call, store, token, None)
         raise
     try:
         stored = store.complete(call.key, token, Status.COMPLETED, body, policy.ttl_ms)
@@ -176,7 +181,7 @@ async def run_async(
     try:
         body = call.result_body(value)
     except SerializationError:
-        await store.arelease(call.key, token)
+        await _settle_async(call, store, token, None)
         raise
     try:
         stored = await store.acomplete(call.key, token, Status.COMPLETED, body, policy.ttl_ms)

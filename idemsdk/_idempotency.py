@@ -365,22 +365,27 @@ def _current() -> Idempotency:
     return _default
 
 
-def configure(
-    store: Store | AsyncStore | None = None,
-    tenant: str = "default",
-    ttl: Seconds = 86400,
-    lease: Seconds = 30,
-    codec: str | Codec = "json",
-    on_store_error: OnStoreError = "raise",
-    secret: bytes | None = None,
-    prefix: str = "idem",
-) -> Idempotency:
-    """Replace the default instance used by module-level :func:`idempotent`; returns it."""
-    global _default
-    instance = Idempotency(store, tenant, ttl, lease, codec, on_store_error, secret, prefix)
-    with _default_lock:
-        _default = instance
-    return instance
+def _replacing_default(make: Callable[P, Idempotency]) -> Callable[P, Idempotency]:
+    """``configure``: build an instance with ``make``'s exact signature, make it the default."""
+
+    def configure(*args: P.args, **kwargs: P.kwargs) -> Idempotency:
+        global _default
+        instance = make(*args, **kwargs)
+        with _default_lock:
+            _default = instance
+        return instance
+
+    configure.__signature__ = inspect.signature(make).replace(  # type: ignore[attr-defined]
+        return_annotation="Idempotency"
+    )
+    configure.__doc__ = (
+        "Replace the default instance used by module-level :func:`idempotent`; returns it.\n\n"
+        "Takes the arguments of :class:`Idempotency`."
+    )
+    return configure
+
+
+configure = _replacing_default(Idempotency)
 
 
 class _Default(_Decorates):

@@ -70,3 +70,5 @@ charge("o-1", amount_cents="5")  # type: ignore[arg-type]
 bad: str = refund("o-1", 1)  # type: ignore[assignment]
 Billing().invoice(1)  # type: ignore[arg-type]
 idem.idempotent(on_in_progress="block")  # type: ignore[call-overload]
+default: Idempotency = idemsdk.configure(MemoryStore(), tenant="shop", lease=timedelta(seconds=5))
+idemsdk.configure(tenant=1)  # type: ignore[arg-type]
