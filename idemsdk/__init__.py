@@ -5,7 +5,7 @@ process or machine, gets the stored result back without running again.
 """
 
 from ._canonical import canonicalize
-from ._codecs import Codec, JsonCodec, Outcome
+from ._codecs import Codec, JsonCodec, ProtobufCodec
 from ._errors import (
     CanonicalizationError,
     ConfigurationError,
@@ -16,6 +16,7 @@ from ._errors import (
     RecordCorrupted,
     ReplayedErrorUnavailable,
     RequestInProgress,
+    ResultTooLarge,
     SerializationError,
     StoreError,
     StoreUnavailable,
@@ -29,7 +30,7 @@ from ._idempotency import (
 )
 from ._keys import make_key
 from ._memory import MemoryStore
-from ._record import ClaimResult, Status
+from ._record import ClaimResult, Record, Status
 from ._redis import AsyncRedisStore, RedisStore
 from ._store import AsyncStore, Store
 
@@ -50,12 +51,14 @@ __all__ = [
     "JsonCodec",
     "LeaseLost",
     "MemoryStore",
-    "Outcome",
     "PayloadMismatch",
+    "ProtobufCodec",
+    "Record",
     "RecordCorrupted",
     "RedisStore",
     "ReplayedErrorUnavailable",
     "RequestInProgress",
+    "ResultTooLarge",
     "SerializationError",
     "Status",
     "Store",

@@ -1,41 +1,36 @@
-"""Codecs: how an outcome (a result or a cached error) becomes the bytes a store keeps.
+"""Codecs: a :class:`Record` to bytes and back, as JSON or protobuf, and the registry of them.
 
-Every stored body starts with a one-line header, ``<codec id>/<schema version>\\n``, so a
-reader picks the codec from the record itself rather than from its own configuration:
-instances configured with different codecs can read each other's records.
+Both write the fields of ``proto/idemsdk/v1/record.proto``: the protobuf codec the message
+itself, the JSON codec the same fields under their protobuf JSON mapping names. Which codec
+wrote a stored body is named in the body's header (``_framing``), so a reader never guesses.
+A codec refuses to decode what is not a well-formed record of its kind: garbage must become
+:class:`~idemsdk.RecordCorrupted`, never a wrong result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import binascii
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 
 from ._errors import ConfigurationError, RecordCorrupted, SerializationError
+from ._record import Record, Status
+from .v1 import record_pb2
 
-__all__ = ["Codec", "JsonCodec", "Outcome", "decode_body", "encode_body", "resolve_codec"]
-
-SCHEMA_VERSION = 1
-_MAX_HEADER = 64
-
-
-@dataclass(slots=True)  # not frozen: built on every call, see ClaimResult
-class Outcome:
-    """What a call produced: its result, or the type name and message of a cached error."""
-
-    result: Any = None
-    error_type: str | None = None
-    error_message: str | None = None
+__all__ = ["Codec", "JsonCodec", "ProtobufCodec", "codec_named", "resolve_codec"]
 
 
 @runtime_checkable
 class Codec(Protocol):
-    """Encodes outcomes to bytes and back; ``id`` is stable and names it in every record."""
+    """Encodes records to bytes and back; ``id`` is stable and names it in every record."""
 
     @property
     def id(self) -> str:
-        """Short stable name written in each record's header (ASCII, no ``/``)."""
+        """Short stable name written in each record's header (ASCII letters, digits, ``-``)."""
         ...
 
     @property
@@ -43,107 +38,207 @@ class Codec(Protocol):
         """MIME type of the encoded form."""
         ...
 
-    def encode(self, outcome: Outcome) -> bytes:
+    def encode(self, record: Record) -> bytes:
         """Encode; raise :class:`~idemsdk.SerializationError` for values it cannot hold."""
         ...
 
-    def decode(self, data: bytes) -> Outcome:
+    def decode(self, data: bytes) -> Record:
         """Decode; raise :class:`~idemsdk.RecordCorrupted` for bytes it cannot read."""
         ...
 
 
+_NAMES = {
+    Status.IN_PROGRESS: "STATUS_IN_PROGRESS",
+    Status.COMPLETED: "STATUS_COMPLETED",
+    Status.FAILED: "STATUS_FAILED",
+}
+_BY_NAME = {name: status for status, name in _NAMES.items()}
+_NUMBERS = {
+    Status.IN_PROGRESS: record_pb2.STATUS_IN_PROGRESS,
+    Status.COMPLETED: record_pb2.STATUS_COMPLETED,
+    Status.FAILED: record_pb2.STATUS_FAILED,
+}
+_BY_NUMBER = {number: status for status, number in _NUMBERS.items()}
+
+
+_NO_ERROR: dict[str, str] = {}
+
+
 def _refuse(value: object) -> Any:
+    # The result tree is JSON by contract (the result type dumped it): anything else is a bug
+    # in a custom result type, reported rather than stringified.
     raise TypeError(f"type {type(value).__name__!r} is not a JSON value")
 
 
+def _checked(record: Record) -> Record:
+    """The invariants every decoded record must hold, whatever its encoding."""
+    if record.schema_version < 1 or len(record.fingerprint) != 64:
+        raise RecordCorrupted("the record lacks a schema version or a fingerprint")
+    if record.status is Status.FAILED and not record.error_type:
+        raise RecordCorrupted("a failed record holds no error")
+    return record
+
+
 class JsonCodec:
-    """JSON through orjson: readable in ``redis-cli``; results replay as JSON values."""
+    """JSON through orjson, readable in ``redis-cli``: the protobuf JSON mapping of the record."""
 
     id = "json"
     content_type = "application/json"
-    # datetimes and dataclasses would replay as strings and dicts: refuse them rather than
-    # hand a duplicate caller a different type than the first caller got.
-    _options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
-    def encode(self, outcome: Outcome) -> bytes:
-        """Encode a result as ``{"result": ...}`` or an error as ``{"error": {...}}``."""
-        if outcome.error_type is None:
-            document: dict[str, Any] = {"result": outcome.result}
-        else:
-            document = {"error": {"type": outcome.error_type, "message": outcome.error_message}}
+    def encode(self, record: Record) -> bytes:
+        """The record as a JSON document with protobuf JSON mapping names."""
+        document: dict[str, Any] = {
+            "schemaVersion": record.schema_version,
+            "status": _NAMES[record.status],
+            "fingerprint": record.fingerprint,
+            # 64-bit integers are strings in the protobuf JSON mapping.
+            "fencingToken": str(record.fencing_token),
+        }
+        if record.created_at_ms:
+            document["createdAtMs"] = str(record.created_at_ms)
+        if record.completed_at_ms:
+            document["completedAtMs"] = str(record.completed_at_ms)
+        if record.lease_deadline_ms:
+            document["leaseDeadlineMs"] = str(record.lease_deadline_ms)
+        if record.status is Status.COMPLETED:
+            document["result"] = {"value": record.result}
+        elif record.status is Status.FAILED:
+            document["error"] = {"type": record.error_type, "message": record.error_message}
+        if record.trace_id:
+            document["traceId"] = record.trace_id
+            document["spanId"] = record.span_id
         try:
-            return orjson.dumps(document, default=_refuse, option=self._options)
+            return orjson.dumps(document, default=_refuse)
         except TypeError as exc:
             raise SerializationError(f"the result cannot be stored as JSON: {exc}") from exc
 
-    def decode(self, data: bytes) -> Outcome:
-        """Decode what :meth:`encode` wrote."""
+    def decode(self, data: bytes) -> Record:
+        """Read what :meth:`encode` wrote, or any protobuf JSON mapping of a record."""
         try:
             document = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise RecordCorrupted(f"the record body is not valid JSON: {exc}") from exc
-        if isinstance(document, dict):
-            if "result" in document:
-                return Outcome(result=document["result"])
-            error = document.get("error")
-            if isinstance(error, dict) and isinstance(error.get("type"), str):
-                return Outcome(error_type=error["type"], error_message=str(error.get("message")))
-        raise RecordCorrupted("the record body holds neither a result nor an error")
+            status = _BY_NAME[document["status"]]
+            error = document.get("error") or _NO_ERROR
+            record = Record(
+                status,
+                document["fingerprint"],
+                int(document["fencingToken"]),
+                int(document.get("createdAtMs", 0)),
+                int(document.get("completedAtMs", 0)),
+                int(document.get("leaseDeadlineMs", 0)),
+                _json_result(document["result"]) if status is Status.COMPLETED else None,
+                str(error.get("type", "")),
+                str(error.get("message", "")),
+                str(document.get("traceId", "")),
+                str(document.get("spanId", "")),
+                int(document["schemaVersion"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RecordCorrupted(
+                f"the JSON record is malformed ({type(exc).__name__}: {exc})"
+            ) from exc
+        if not isinstance(record.fingerprint, str):
+            raise RecordCorrupted("the JSON record's fingerprint is not a string")
+        return _checked(record)
 
 
-_REGISTRY: dict[str, Codec] = {}
-#: Current-version headers straight to their codec: the replay path's one dict lookup.
-_BY_HEADER: dict[bytes, Codec] = {}
+def _json_result(result: dict[str, Any]) -> Any:
+    # "value" is what JsonCodec writes; "json" (base64 bytes) is the other arm of the oneof,
+    # which a protobuf JSON mapping of a protobuf-written record would hold.
+    if "value" in result:
+        return result["value"]
+    try:
+        return orjson.loads(base64.b64decode(result["json"], validate=True))
+    except (binascii.Error, orjson.JSONDecodeError) as exc:
+        raise ValueError(f"result.json: {exc}") from exc
 
 
-def _register(codec: Codec) -> Codec:
-    registered = _REGISTRY.setdefault(codec.id, codec)
-    _BY_HEADER.setdefault(f"{codec.id}/{SCHEMA_VERSION}".encode(), registered)
-    return registered
+class ProtobufCodec:
+    """Protobuf through the upb runtime: compact and schema-checked; the result as JSON bytes."""
+
+    id = "protobuf"
+    content_type = "application/x-protobuf"
+
+    def encode(self, record: Record) -> bytes:
+        """The ``idemsdk.v1.Record`` message, serialized."""
+        # Field by field: on upb this is ~1.7x faster than the keyword constructor.
+        message = record_pb2.Record()
+        message.schema_version = record.schema_version
+        message.status = _NUMBERS[record.status]
+        message.fingerprint = record.fingerprint
+        message.fencing_token = record.fencing_token
+        message.created_at_ms = record.created_at_ms
+        message.completed_at_ms = record.completed_at_ms
+        message.lease_deadline_ms = record.lease_deadline_ms
+        if record.trace_id:
+            message.trace_id = record.trace_id
+            message.span_id = record.span_id
+        if record.status is Status.COMPLETED:
+            try:
+                tree = orjson.dumps(record.result, default=_refuse)
+            except TypeError as exc:
+                raise SerializationError(f"the result cannot be stored: {exc}") from exc
+            message.result.json = tree
+        elif record.status is Status.FAILED:
+            message.error.type = record.error_type
+            message.error.message = record.error_message
+        return message.SerializeToString()
+
+    def decode(self, data: bytes) -> Record:
+        """Parse an ``idemsdk.v1.Record``; unknown fields from newer schemas are ignored."""
+        try:
+            message = record_pb2.Record.FromString(data)
+            status = _BY_NUMBER[message.status]
+            result = _proto_result(message.result) if status is Status.COMPLETED else None
+        except (DecodeError, KeyError, ValueError, orjson.JSONDecodeError) as exc:
+            raise RecordCorrupted(f"the protobuf record is malformed ({exc})") from exc
+        return _checked(
+            Record(
+                status,
+                message.fingerprint,
+                message.fencing_token,
+                message.created_at_ms,
+                message.completed_at_ms,
+                message.lease_deadline_ms,
+                result,
+                message.error.type,
+                message.error.message,
+                message.trace_id,
+                message.span_id,
+                message.schema_version,
+            )
+        )
 
 
-_register(JsonCodec())
+def _proto_result(result: record_pb2.Result) -> Any:
+    tree = result.WhichOneof("tree")
+    if tree == "json":
+        return orjson.loads(result.json)
+    if tree == "value":
+        return json_format.MessageToDict(result.value)
+    raise ValueError("a completed record holds no result")
+
+
+_REGISTRY: dict[str, Codec] = {codec.id: codec for codec in (JsonCodec(), ProtobufCodec())}
+
+
+def codec_named(codec_id: str) -> Codec | None:
+    """The registered codec with this id."""
+    return _REGISTRY.get(codec_id)
 
 
 def resolve_codec(codec: str | Codec) -> Codec:
-    """Return the codec named ``codec`` (or ``codec`` itself when it is a Codec object)."""
+    """The codec named ``codec``, or ``codec`` itself (registered) when it is a Codec object."""
     if isinstance(codec, str):
-        try:
-            return _REGISTRY[codec]
-        except KeyError:
-            raise ConfigurationError(
-                f"unknown codec {codec!r}; known: {', '.join(sorted(_REGISTRY))}"
-            ) from None
+        found = _REGISTRY.get(codec)
+        if found is None:
+            known = ", ".join(sorted(_REGISTRY))
+            raise ConfigurationError(f"unknown codec {codec!r}; known: {known}")
+        return found
     if not isinstance(codec, Codec):
         raise ConfigurationError(f"codec must be a name or a Codec, not {type(codec).__name__}")
-    if not codec.id or "/" in codec.id or not codec.id.isascii():
-        raise ConfigurationError(f"codec id {codec.id!r} must be non-empty ASCII without '/'")
-    _register(codec)
-    return codec
-
-
-def encode_body(codec: Codec, outcome: Outcome) -> bytes:
-    """The stored body: header line, then the codec's bytes."""
-    return f"{codec.id}/{SCHEMA_VERSION}\n".encode() + codec.encode(outcome)
-
-
-def decode_body(body: bytes | None) -> Outcome:
-    """Read a stored body with whatever codec its header names."""
-    if body is None:
-        raise RecordCorrupted("the completed record has no body")
-    end = body.find(b"\n", 0, _MAX_HEADER)
-    codec = _BY_HEADER.get(body[:end]) if end > 0 else None
-    if codec is None:
-        codec = _codec_of(body[:end] if end > 0 else None)
-    return codec.decode(body[end + 1 :])
-
-
-def _codec_of(header: bytes | None) -> Codec:
-    """The codec of a header that is not current: another schema version, or no header."""
-    codec_id, slash, version = (header or b"").partition(b"/")
-    if header is None or not slash or not version.isdigit():
-        raise RecordCorrupted("the record body has no idemsdk header")
-    codec = _REGISTRY.get(codec_id.decode("ascii", "replace"))
-    if codec is None:
-        raise RecordCorrupted(f"the record was written by unknown codec {codec_id!r}")
+    if not codec.id or not codec.id.replace("-", "").isalnum() or not codec.id.isascii():
+        raise ConfigurationError(f"codec id {codec.id!r} must be ASCII letters, digits and '-'")
+    registered = _REGISTRY.setdefault(codec.id, codec)
+    if registered is not codec and type(registered) is not type(codec):
+        raise ConfigurationError(f"another codec is already registered as {codec.id!r}")
     return codec

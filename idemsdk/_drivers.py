@@ -24,6 +24,11 @@ log = logging.getLogger("idemsdk")
 R = TypeVar("R")
 
 
+def _now_ms() -> int:
+    """The writer's clock, for the record's completion time."""
+    return int(time.time() * 1000)
+
+
 def _unprotected(call: Call, exc: StoreUnavailable, when: str) -> None:
     log.warning(
         "idemsdk: store unavailable %s; on_store_error='execute' runs it unprotected: %s",
@@ -55,7 +60,7 @@ def _settle_sync(call: Call, store: Store, token: int, exc: BaseException | None
 
     ``exc`` None releases unconditionally (a result the codec could not encode).
     """
-    body = None if exc is None else call.error_body(exc)
+    body = None if exc is None else call.error_body(exc, _now_ms())
     try:
         if body is None:
             store.release(call.key, token)
@@ -70,7 +75,7 @@ async def _settle_async(
     call: Call, store: AsyncStore, token: int, exc: BaseException | None
 ) -> bool:
     """After a failure: cache a listed error, else release the claim. False: lease lost."""
-    body = None if exc is None else call.error_body(exc)
+    body = None if exc is None else call.error_body(exc, _now_ms())
     try:
         if body is None:
             await store.arelease(call.key, token)
@@ -123,7 +128,7 @@ def run_sync(
         lease.end()
 
     try:
-        body = call.result_body(value)
+        body = call.result_body(value, _now_ms())
     except SerializationError:
         _settle_sync(call, store, token, None)
         raise
@@ -179,7 +184,7 @@ async def run_async(
         lease.end()
 
     try:
-        body = call.result_body(value)
+        body = call.result_body(value, _now_ms())
     except SerializationError:
         await _settle_async(call, store, token, None)
         raise

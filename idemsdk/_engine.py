@@ -11,15 +11,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._codecs import Codec, Outcome, decode_body, encode_body
+from ._codecs import Codec
 from ._errors import (
     IdempotencyError,
     LeaseLost,
     PayloadMismatch,
+    RecordCorrupted,
     ReplayedErrorUnavailable,
     RequestInProgress,
 )
-from ._record import ClaimResult, Status
+from ._framing import decode_body, encode_body
+from ._record import ClaimResult, Record, Status
+from ._results import ResultType
 
 __all__ = ["Call", "Execute", "Policy", "Replay", "Wait"]
 
@@ -40,6 +43,9 @@ class Execute:
 
     token: int
     takeover: bool
+    #: From the claim, for the record: when it was claimed and until when the lease runs.
+    claimed_at_ms: int = 0
+    lease_deadline_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -72,12 +78,16 @@ class Policy:
     cache_errors: tuple[type[BaseException], ...]
     on_store_error: OnStoreError
     codec: Codec
+    #: How the function's results become JSON trees and back (its return annotation).
+    result_type: ResultType
+    max_result_bytes: int
 
 
 class Call:
     """One invocation's identity and the decisions about it."""
 
     __slots__ = (
+        "_owner",
         "_polls",
         "_wait_until",
         "digest",
@@ -99,6 +109,7 @@ class Call:
         self.policy = policy
         self._wait_until: float | None = None  # set when waiting starts
         self._polls = 0
+        self._owner = Execute(0, takeover=False)  # the claim this call won, once it has
 
     def annotate(self, exc: IdempotencyError) -> IdempotencyError:
         """Fill in this call's tenant, scope and digest on an error raised below the engine."""
@@ -113,19 +124,26 @@ class Call:
     def on_claim(self, claim: ClaimResult, now: float) -> Step:
         """Decide what a claim reply means; raises for mismatches, cached errors, busy keys."""
         if claim.acquired:
-            return Execute(claim.token, claim.takeover)
+            self._owner = Execute(
+                claim.token, claim.takeover, claim.now_ms, claim.lease_deadline_ms
+            )
+            return self._owner
         if claim.fingerprint != self.fingerprint:
             raise PayloadMismatch(
                 "this key was first used with another payload; nothing ran", **self._context()
             )
         if claim.status is not Status.IN_PROGRESS:
             try:
-                outcome = decode_body(claim.body)
+                record = decode_body(claim.body)
+                if record.fingerprint != self.fingerprint or record.status is not claim.status:
+                    # A body that is not this key's (swapped, replayed from elsewhere): its
+                    # result would be a wrong answer, so it is no answer.
+                    raise RecordCorrupted("the record body does not match its key's record")
+                if record.status is Status.COMPLETED:
+                    return Replay(self.policy.result_type.load(record.result))
             except IdempotencyError as exc:
                 raise self.annotate(exc) from exc.__cause__
-            if claim.status is Status.COMPLETED:
-                return Replay(outcome.result)
-            raise self._cached_error(outcome)
+            raise self._cached_error(record)
         retry_after = max(claim.lease_remaining_ms / 1000, 0.001)
         if self.policy.on_in_progress == "wait" and self._wait_until is None:
             self._wait_until = now + self.policy.wait_timeout
@@ -142,22 +160,35 @@ class Call:
             **self._context(),
         )
 
-    def result_body(self, value: Any) -> bytes:
-        """What to store for a result; SerializationError when the codec cannot hold it."""
+    def _record(self, status: Status, now_ms: int) -> Record:
+        owner = self._owner
+        return Record(
+            status,
+            self.fingerprint,
+            owner.token,
+            owner.claimed_at_ms,
+            now_ms,
+            owner.lease_deadline_ms,
+        )
+
+    def result_body(self, value: Any, now_ms: int) -> bytes:
+        """What to store for a result; SerializationError when it cannot be stored."""
+        record = self._record(Status.COMPLETED, now_ms)
         try:
-            return encode_body(self.policy.codec, Outcome(result=value))
+            record.result = self.policy.result_type.dump(value)
+            return encode_body(self.policy.codec, record, self.policy.max_result_bytes)
         except IdempotencyError as exc:
             raise self.annotate(exc) from exc.__cause__
 
-    def error_body(self, exc: BaseException) -> bytes | None:
+    def error_body(self, exc: BaseException, now_ms: int) -> bytes | None:
         """What to store for an exception listed in ``cache_errors``; None to release instead."""
         if not isinstance(exc, self.policy.cache_errors):
             return None
         kind = type(exc)
-        return encode_body(
-            self.policy.codec,
-            Outcome(error_type=f"{kind.__module__}.{kind.__qualname__}", error_message=str(exc)),
-        )
+        record = self._record(Status.FAILED, now_ms)
+        record.error_type = f"{kind.__module__}.{kind.__qualname__}"
+        record.error_message = str(exc)
+        return encode_body(self.policy.codec, record, self.policy.max_result_bytes)
 
     def lease_lost(self) -> LeaseLost:
         """The error for a call whose token no longer owns its record."""
@@ -166,11 +197,11 @@ class Call:
             **self._context(),
         )
 
-    def _cached_error(self, outcome: Outcome) -> BaseException:
+    def _cached_error(self, record: Record) -> BaseException:
         # The type is looked up among the types the function allows (and their loaded
         # subclasses), never imported by a name read from the store.
-        wanted = outcome.error_type
-        message = outcome.error_message or ""
+        wanted = record.error_type
+        message = record.error_message
         for kind in _with_subclasses(self.policy.cache_errors):
             if f"{kind.__module__}.{kind.__qualname__}" == wanted:
                 try:

@@ -7,6 +7,7 @@
     ├── CanonicalizationError        (also TypeError) a payload value with no canonical JSON form
     ├── ConfigurationError           (also ValueError) a setting that cannot work
     ├── SerializationError           (also TypeError) a result the codec cannot encode
+    │   └── ResultTooLarge           the encoded result exceeds max_result_bytes
     ├── RequestInProgress            the first call with this key is still running (HTTP 409)
     ├── PayloadMismatch              the key was used before with another payload (HTTP 422)
     ├── LeaseLost                    another caller took over this call's claim
@@ -31,6 +32,7 @@ __all__ = [
     "RecordCorrupted",
     "ReplayedErrorUnavailable",
     "RequestInProgress",
+    "ResultTooLarge",
     "SerializationError",
     "StoreError",
     "StoreUnavailable",
@@ -85,6 +87,10 @@ class ConfigurationError(IdempotencyError, ValueError):
 
 class SerializationError(IdempotencyError, TypeError):
     """A function result the codec cannot encode; the claim was released, nothing was stored."""
+
+
+class ResultTooLarge(SerializationError):
+    """The encoded result exceeds ``max_result_bytes``; the claim was released."""
 
 
 class RequestInProgress(IdempotencyError):

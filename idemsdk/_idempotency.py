@@ -18,6 +18,7 @@ from ._engine import Call, OnInProgress, OnStoreError, Policy
 from ._errors import ConfigurationError, IdempotencyError
 from ._keys import check_prefix, check_scope, check_secret, check_tenant, default_scope, digest
 from ._memory import MemoryStore
+from ._results import ResultType
 from ._store import AsyncStore, Store
 
 __all__ = [
@@ -191,6 +192,8 @@ class Idempotency(_Decorates):
         on_store_error: OnStoreError = "raise",
         secret: bytes | None = None,
         prefix: str = "idem",
+        *,
+        max_result_bytes: int = 1 << 20,
     ) -> None:
         self.store: Store | AsyncStore = MemoryStore() if store is None else store
         if not isinstance(self.store, (Store, AsyncStore)):
@@ -206,6 +209,13 @@ class Idempotency(_Decorates):
         _choice(on_store_error, get_args(OnStoreError), "on_store_error")
         self.on_store_error: OnStoreError = on_store_error
         self.secret = check_secret(secret)
+        if isinstance(max_result_bytes, bool) or not (
+            isinstance(max_result_bytes, int) and max_result_bytes > 0
+        ):
+            raise ConfigurationError(
+                f"max_result_bytes must be a positive int, not {max_result_bytes!r}"
+            )
+        self.max_result_bytes = max_result_bytes
 
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
@@ -233,6 +243,7 @@ class _Plan(Generic[P, R]):
     ) -> None:
         self.is_async = inspect.iscoroutinefunction(func)
         self.binder = ArgBinder(func)
+        self.result_type = ResultType.of(func)
         if isinstance(exclude, str):
             raise ConfigurationError("exclude takes a sequence of paths, e.g. ('order.sent_at',)")
         self.exclude = tuple(self.binder.check_path(path, "exclude") for path in exclude)
@@ -287,6 +298,8 @@ class _Plan(Generic[P, R]):
             cache_errors=s.cache_errors,
             on_store_error=idem.on_store_error,
             codec=idem.codec,
+            result_type=self.result_type,
+            max_result_bytes=idem.max_result_bytes,
         )
         with self._lock:
             self._policies[id(idem)] = (idem, policy)

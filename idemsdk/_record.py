@@ -1,16 +1,20 @@
 """What a store keeps under a key, and what a claim answers.
 
 A store keeps a small envelope it can reason about atomically (status, owner token,
-fingerprint, lease deadline) plus an opaque ``body`` written by the engine's codec.
-The store never looks inside the body; the engine never bypasses the store's checks.
+fingerprint, lease deadline) plus an opaque ``body``: the whole :class:`Record`, encoded by
+a codec. The store never looks inside the body; the engine never bypasses the store's checks.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ClaimResult", "Status"]
+__all__ = ["SCHEMA_VERSION", "ClaimResult", "Record", "Status"]
+
+#: The record schema this code writes: proto/idemsdk/v1/record.proto.
+SCHEMA_VERSION = 1
 
 
 class Status(str, enum.Enum):
@@ -49,3 +53,23 @@ class ClaimResult:
     def lease_remaining_ms(self) -> int:
         """How long the holder's lease still runs, as the store saw it."""
         return max(self.lease_deadline_ms - self.now_ms, 0)
+
+
+@dataclass(slots=True)  # not frozen: built on every call, see ClaimResult
+class Record:
+    """One call's stored record, field for field as ``proto/idemsdk/v1/record.proto``."""
+
+    status: Status
+    fingerprint: str
+    fencing_token: int
+    created_at_ms: int = 0
+    completed_at_ms: int = 0
+    lease_deadline_ms: int = 0
+    #: The result as a JSON tree (``COMPLETED``); the function's result type rebuilds it.
+    result: Any = None
+    #: The cached error (``FAILED``).
+    error_type: str = ""
+    error_message: str = ""
+    trace_id: str = ""
+    span_id: str = ""
+    schema_version: int = SCHEMA_VERSION

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from idemsdk._results import ResultType
 
 from idemsdk import (
     ClaimResult,
     JsonCodec,
-    Outcome,
     PayloadMismatch,
+    Record,
     RecordCorrupted,
     RequestInProgress,
     Status,
 )
-from idemsdk._codecs import encode_body
 from idemsdk._engine import Call, Execute, Policy, Replay, Wait
+from idemsdk._framing import encode_body
 
 CODEC = JsonCodec()
+FP = "f" * 64
 
 
 def make_call(on_in_progress: str = "raise", wait_timeout: float = 1.0) -> Call:
@@ -29,12 +31,14 @@ def make_call(on_in_progress: str = "raise", wait_timeout: float = 1.0) -> Call:
         cache_errors=(ValueError,),
         on_store_error="raise",
         codec=CODEC,
+        result_type=ResultType.of(lambda: None),
+        max_result_bytes=1 << 20,
     )
-    return Call("k", "d" * 64, "fp", "t", "s", policy)
+    return Call("k", "d" * 64, FP, "t", "s", policy)
 
 
 def existing(
-    status: Status, body: bytes | None = None, fp: str = "fp", lease_left: int = 5000
+    status: Status, body: bytes | None = None, fp: str = FP, lease_left: int = 5000
 ) -> ClaimResult:
     return ClaimResult(
         False, 7, 1_000 + lease_left, 1_000, status=status, fingerprint=fp, body=body
@@ -43,12 +47,18 @@ def existing(
 
 def test_acquired_claim_executes_with_its_token() -> None:
     step = make_call().on_claim(ClaimResult(True, 42, 2000, 1000, takeover=True), 100.0)
-    assert step == Execute(42, takeover=True)
+    assert step == Execute(42, takeover=True, claimed_at_ms=1000, lease_deadline_ms=2000)
 
 
 def test_completed_record_replays_its_result() -> None:
-    body = encode_body(CODEC, Outcome(result={"a": [1, 2]}))
+    body = encode_body(CODEC, Record(Status.COMPLETED, FP, 7, result={"a": [1, 2]}), 1 << 20)
     assert make_call().on_claim(existing(Status.COMPLETED, body), 100.0) == Replay({"a": [1, 2]})
+
+
+def test_a_body_of_another_payload_is_corrupted_not_replayed() -> None:
+    body = encode_body(CODEC, Record(Status.COMPLETED, "e" * 64, 7, result="theirs"), 1 << 20)
+    with pytest.raises(RecordCorrupted, match="does not match"):
+        make_call().on_claim(existing(Status.COMPLETED, body), 100.0)
 
 
 def test_other_fingerprint_is_a_mismatch_whatever_the_status() -> None:
@@ -85,8 +95,8 @@ def test_waiting_polls_with_growing_delays_bounded_by_lease_and_deadline() -> No
 
 def test_cached_error_body_is_written_only_for_listed_types() -> None:
     call = make_call()
-    assert call.error_body(KeyError("x")) is None
-    body = call.error_body(ValueError("bad amount"))
+    assert call.error_body(KeyError("x"), 0) is None
+    body = call.error_body(ValueError("bad amount"), 0)
     assert body is not None
     with pytest.raises(ValueError, match="bad amount"):
         call.on_claim(existing(Status.FAILED, body), 100.0)
@@ -98,7 +108,7 @@ def test_cached_error_with_an_unusual_constructor_is_still_rebuilt() -> None:
             super().__init__(f"{code}: {detail}")
 
     call = make_call()
-    body = call.error_body(Odd(402, "declined"))
+    body = call.error_body(Odd(402, "declined"), 0)
     assert body is not None
     with pytest.raises(Odd, match="402: declined"):
         call.on_claim(existing(Status.FAILED, body), 100.0)

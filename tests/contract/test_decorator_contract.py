@@ -15,6 +15,7 @@ from idemsdk import (
     PayloadMismatch,
     ReplayedErrorUnavailable,
     RequestInProgress,
+    ResultTooLarge,
     SerializationError,
 )
 
@@ -328,3 +329,45 @@ def test_errors_share_one_root(harness: Harness) -> None:
     f("x", 1)
     with pytest.raises(IdempotencyError):
         f("x", 2)
+
+
+@pytest.mark.parametrize(("writer", "reader"), [("json", "protobuf"), ("protobuf", "json")])
+def test_a_record_written_with_one_codec_is_replayed_with_the_other(
+    harness: Harness, writer: str, reader: str
+) -> None:
+    counter = Counter()
+
+    def job(order_id: str) -> dict[str, Any]:
+        return {"order": order_id, "run": counter.hit(order_id), "big": 2**60, "f": 0.1}
+
+    def declined(card: str) -> None:
+        counter.hit(card)
+        raise CardDeclined(f"{card} declined")
+
+    before = harness.decorate(harness.idem(codec=writer), job, scope="job")
+    after = harness.decorate(harness.idem(codec=reader), job, scope="job")
+    first = before("o-1")
+    assert after("o-1") == first  # a rolling deploy that switched codec replays it
+    options: dict[str, Any] = {"scope": "pay", "cache_errors": (CardDeclined,)}
+    with pytest.raises(CardDeclined):
+        harness.decorate(harness.idem(codec=writer), declined, **options)("4242")
+    with pytest.raises(CardDeclined, match="4242 declined"):
+        harness.decorate(harness.idem(codec=reader), declined, **options)("4242")
+    assert counter.count == 2
+
+
+@pytest.mark.parametrize("codec", ["json", "protobuf"])
+def test_a_result_over_the_size_limit_leaves_no_record_and_a_retry_runs(
+    harness: Harness, codec: str
+) -> None:
+    counter = Counter()
+
+    def job(n: int) -> str:
+        return "x" * n if counter.hit(n) == 1 else "small"
+
+    f = harness.decorate(harness.idem(codec=codec, max_result_bytes=1000), job)
+    with pytest.raises(ResultTooLarge):
+        f(5000)
+    assert f(5000) == "small"
+    assert f(5000) == "small"
+    assert counter.count == 2
