@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from idemsdk._results import ResultType
 
 from idemsdk import (
     ClaimResult,
@@ -16,6 +15,7 @@ from idemsdk import (
 )
 from idemsdk._engine import Call, Execute, Policy, Replay, Wait
 from idemsdk._framing import encode_body
+from idemsdk._results import ResultType
 
 CODEC = JsonCodec()
 FP = "f" * 64
