@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import enum
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import pydantic
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from idemsdk import (
     IdempotencyError,
@@ -20,6 +27,13 @@ from idemsdk import (
 )
 
 from .harness import Harness
+
+
+class CardKind(enum.Enum):
+    """An Enum inside a typed result."""
+
+    DEBIT = "debit"
+    CREDIT = "credit"
 
 
 class Counter:
@@ -371,3 +385,75 @@ def test_a_result_over_the_size_limit_leaves_no_record_and_a_retry_runs(
     assert f(5000) == "small"
     assert f(5000) == "small"
     assert counter.count == 2
+
+
+@dataclass
+class Charge:
+    """A typed result: everything here must come back equal, not as strings."""
+
+    id: uuid.UUID
+    amount: decimal.Decimal
+    at: dt.datetime
+    receipt: bytes
+    lines: list[tuple[str, int]]
+    kind: CardKind
+
+
+class Customer(pydantic.BaseModel):
+    """A pydantic result."""
+
+    email: str
+    since: dt.date
+
+
+@pytest.mark.parametrize("codec", ["json", "protobuf"])
+def test_typed_results_replay_equal_to_what_the_first_call_returned(
+    harness: Harness, codec: str
+) -> None:
+    counter = Counter()
+    at = dt.datetime(2026, 11, 22, 18, 7, 1, 250, tzinfo=dt.timezone.utc)
+
+    def charge(order_id: str) -> Charge:
+        counter.hit(order_id)
+        return Charge(
+            uuid.UUID(int=counter.count),
+            decimal.Decimal("19.90"),
+            at,
+            b"\x00\xff",
+            [("sku-1", 2)],
+            CardKind.DEBIT,
+        )
+
+    def customer(email: str) -> Customer:
+        counter.hit(email)
+        return Customer(email=email, since=dt.date(2020, 2, 29))
+
+    def stamp(n: int) -> Timestamp:
+        counter.hit(n)
+        return Timestamp(seconds=n, nanos=5)
+
+    idem = harness.idem(codec=codec)
+    for body, arg in ((charge, "o-1"), (customer, "a@b.c"), (stamp, 7)):
+        f = harness.decorate(idem, body)
+        first = f(arg)
+        again = f(arg)
+        assert again == first
+        assert type(again) is type(first)
+    assert counter.count == 3
+
+
+def test_a_result_that_does_not_fit_its_annotation_is_refused_and_released(
+    harness: Harness,
+) -> None:
+    counter = Counter()
+
+    def charge(order_id: str) -> Charge:
+        counter.hit(order_id)
+        return {"not": "a Charge"}  # type: ignore[return-value]
+
+    f = harness.decorate(harness.idem(), charge)
+    with pytest.raises(SerializationError, match="result"):
+        f("o-1")
+    with pytest.raises(SerializationError):
+        f("o-1")
+    assert counter.count == 2, "nothing was stored, so the retry ran"
