@@ -109,7 +109,7 @@ class Call:
         self.policy = policy
         self._wait_until: float | None = None  # set when waiting starts
         self._polls = 0
-        self._owner = Execute(0, takeover=False)  # the claim this call won, once it has
+        self._owner: Execute | None = None  # the claim this call won, once it has
 
     def annotate(self, exc: IdempotencyError) -> IdempotencyError:
         """Fill in this call's tenant, scope and digest on an error raised below the engine."""
@@ -162,6 +162,7 @@ class Call:
 
     def _record(self, status: Status, now_ms: int) -> Record:
         owner = self._owner
+        assert owner is not None, "only a call that won its claim writes a record"
         return Record(
             status,
             self.fingerprint,

@@ -76,26 +76,39 @@ def encode_body(codec: Codec, record: Record, max_bytes: int) -> bytes:
     return f"{codec.id}/{SCHEMA_VERSION}+{method}\n".encode() + packed
 
 
-def decode_body(body: bytes | None) -> Record:
-    """Read a stored body with whatever codec and compression its header names."""
-    if body is None:
-        raise RecordCorrupted("the completed record has no body")
-    end = body.find(b"\n", 0, _MAX_HEADER)
-    head = body[:end].decode("ascii", "replace") if end > 0 else ""
-    name, slash, version = head.partition("/")
-    version, plus, method = version.partition("+")
+#: Headers already read, to their codec and compression: a replay does one dict lookup.
+#: Only headers that parsed are kept, and there are few (codecs x versions x compressions).
+_HEADERS: dict[bytes, tuple[Codec, str]] = {}
+
+
+def _parse_header(header: bytes) -> tuple[Codec, str]:
+    name, slash, version = header.decode("ascii", "replace").partition("/")
+    version, _, method = version.partition("+")
     if not slash or not version.isdigit():
         raise RecordCorrupted("the value has no idemsdk record header")
     codec = codec_named(name)
     if codec is None:
         raise RecordCorrupted(f"the record was written by unknown codec {name!r}")
+    if method and method not in _INFLATE:
+        raise RecordCorrupted(f"the record uses unknown compression {method!r}")
+    if len(_HEADERS) < 64:
+        _HEADERS[header] = (codec, method)
+    return codec, method
+
+
+def decode_body(body: bytes | None) -> Record:
+    """Read a stored body with whatever codec and compression its header names."""
+    if body is None:
+        raise RecordCorrupted("the completed record has no body")
+    end = body.find(b"\n", 0, _MAX_HEADER)
+    if end <= 0:
+        raise RecordCorrupted("the value has no idemsdk record header")
+    header = body[:end]
+    codec, method = _HEADERS.get(header) or _parse_header(header)
     data = body[end + 1 :]
-    if plus:
-        inflate = _INFLATE.get(method)
-        if inflate is None:
-            raise RecordCorrupted(f"the record uses unknown compression {method!r}")
+    if method:
         try:
-            data = inflate(data)
+            data = _INFLATE[method](data)
         except _INFLATE_ERRORS as exc:
             raise RecordCorrupted(f"the {method} body cannot be decompressed: {exc}") from exc
     return codec.decode(data)

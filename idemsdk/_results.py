@@ -297,22 +297,10 @@ def _dump_none(value: Any) -> JsonTree:
     raise _refused(value, "None")
 
 
-def _load_none(tree: Any) -> object:
-    if tree is None:
-        return None
-    raise _mismatch(tree, "None")
-
-
 def _dump_bool(value: Any) -> JsonTree:
     if value is True or value is False:
         return value
     raise _refused(value, "bool")
-
-
-def _load_bool(tree: Any) -> object:
-    if tree is True or tree is False:
-        return tree
-    raise _mismatch(tree, "bool")
 
 
 def _dump_int(value: Any) -> JsonTree:
@@ -321,12 +309,6 @@ def _dump_int(value: Any) -> JsonTree:
             return value
         raise _big_int()
     raise _refused(value, "int")
-
-
-def _load_int(tree: Any) -> object:
-    if type(tree) is int:
-        return tree
-    raise _mismatch(tree, "int")
 
 
 def _dump_float(value: Any) -> JsonTree:
@@ -355,12 +337,6 @@ def _dump_str(value: Any) -> JsonTree:
             _check_text(value)
         return value
     raise _refused(value, "str")
-
-
-def _load_str(tree: Any) -> object:
-    if type(tree) is str:
-        return tree
-    raise _mismatch(tree, "str")
 
 
 def _b64(raw: bytes) -> str:
@@ -454,7 +430,19 @@ def _exact_offset(text: str, value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.timezone(-offset if text[sign] == "-" else offset))
 
 
-def _scalar(name: str, dump: _Dump, load: _Load, *kinds: type) -> _Plan:
+def _exact_load(kind: type, name: str) -> _Load:
+    """A loader that takes a tree of exactly ``kind`` as it is (JSON parsers make no others)."""
+
+    def load(tree: Any) -> object:
+        if type(tree) is kind:
+            return tree
+        raise _mismatch(tree, name)
+
+    return load
+
+
+def _scalar(name: str, dump: _Dump, load: _Load | None, *kinds: type) -> _Plan:
+    load = load or _exact_load(kinds[0], name)
     kind_set = frozenset(kinds)
     return _Plan(name, dump, load, kinds=kind_set, types=kind_set, pure=True, kind_only=True)
 
@@ -468,16 +456,16 @@ _ANY = _Plan(
     pure=True,
     kind_only=True,
 )
-_NONE = _scalar("None", _dump_none, _load_none, _NoneType)
-_INT = _scalar("int", _dump_int, _load_int, int)
+_NONE = _scalar("None", _dump_none, None, _NoneType)
+_INT = _scalar("int", _dump_int, None, int)
 _FLOAT = _scalar("float", _dump_float, _load_float, float, int)
-_STR = _scalar("str", _dump_str, _load_str, str)
+_STR = _scalar("str", _dump_str, None, str)
 _LEAVES: dict[object, _Plan] = {
     Any: _ANY,
     object: _ANY,
     None: _NONE,
     _NoneType: _NONE,
-    bool: _scalar("bool", _dump_bool, _load_bool, bool),
+    bool: _scalar("bool", _dump_bool, None, bool),
     int: _INT,
     float: _FLOAT,
     str: _STR,

@@ -95,6 +95,7 @@ def test_waiting_polls_with_growing_delays_bounded_by_lease_and_deadline() -> No
 
 def test_cached_error_body_is_written_only_for_listed_types() -> None:
     call = make_call()
+    call.on_claim(ClaimResult(True, 7, 2000, 1000), 100.0)  # only an owner writes a record
     assert call.error_body(KeyError("x"), 0) is None
     body = call.error_body(ValueError("bad amount"), 0)
     assert body is not None
@@ -108,6 +109,7 @@ def test_cached_error_with_an_unusual_constructor_is_still_rebuilt() -> None:
             super().__init__(f"{code}: {detail}")
 
     call = make_call()
+    call.on_claim(ClaimResult(True, 7, 2000, 1000), 100.0)  # only an owner writes a record
     body = call.error_body(Odd(402, "declined"), 0)
     assert body is not None
     with pytest.raises(Odd, match="402: declined"):
