@@ -441,6 +441,19 @@ def _exact_load(kind: type, name: str) -> _Load:
     return load
 
 
+def _pure_container(kind: type, name: str, item: _Plan) -> _Plan:
+    """A list or dict of pure items: the tree is the value itself, only checked both ways."""
+    return _Plan(
+        name,
+        _checker(kind, name, item, loading=False),
+        _checker(kind, name, item, loading=True),
+        kinds=frozenset({kind}),
+        types=frozenset({kind}),
+        pure=True,
+        hashable=False,
+    )
+
+
 def _scalar(name: str, dump: _Dump, load: _Load | None, *kinds: type) -> _Plan:
     load = load or _exact_load(kinds[0], name)
     kind_set = frozenset(kinds)
@@ -678,15 +691,7 @@ class _Compiler:
         name = f"list[{item.name}]"
         dump, load = _late(item)
         if item.pure:  # the tree is the list itself: look at the elements, copy nothing
-            return _Plan(
-                name,
-                _checker(list, name, item, loading=False),
-                _checker(list, name, item, loading=True),
-                kinds=frozenset({list}),
-                types=frozenset({list}),
-                pure=True,
-                hashable=False,
-            )
+            return _pure_container(list, name, item)
         return _Plan(
             name,
             _mapper(list, name, dump, loading=False),
@@ -762,15 +767,7 @@ class _Compiler:
         name = f"dict[{key.name}, {value.name}]"
         value_dump, value_load = _late(value)
         if key is _STR and value.pure:  # the tree is the dict itself
-            return _Plan(
-                name,
-                _checker(dict, name, value, loading=False),
-                _checker(dict, name, value, loading=True),
-                kinds=frozenset({dict}),
-                types=frozenset({dict}),
-                pure=True,
-                hashable=False,
-            )
+            return _pure_container(dict, name, value)
         key_dump, key_load = _late(key)
         if key.kinds == {int}:
             # JSON names are strings: an int key (or an int Enum's) is written as decimal text.
