@@ -1212,14 +1212,7 @@ def _record_loader(cls: type, name: str, fields: _Fields) -> _Load:
             raise _mismatch(tree, name)
         if tree.keys() != names:
             raise _other_fields(tree, name, names)
-        kwargs: dict[str, object] = {}
-        field = ""
-        try:
-            for field, function in by_init:
-                kwargs[field] = function(tree[field])
-        except _Bad as exc:
-            exc.segments.append("." + field)
-            raise
+        kwargs = _fields_of(tree, by_init)
         try:
             built = cls(**kwargs)
         except (TypeError, ValueError) as exc:  # its own validation refused the stored fields
