@@ -124,9 +124,15 @@ def resolve_path(payload: Mapping[str, Any], parts: Sequence[str]) -> Any:
 
 def drop_paths(payload: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> JsonValue:
     """The payload in JSON form without the excluded paths; ``*`` matches every item."""
-    data = normalize(dict(payload))
+    # Whole arguments go before the conversion: excluding one is how a caller leaves out a
+    # value with no JSON form (a request, a session), so it is never converted. A nested
+    # path is removed from the converted payload, so its value must have a JSON form.
+    whole = {parts[0] for parts in paths if len(parts) == 1}
+    kept = {} if "*" in whole else {k: v for k, v in payload.items() if k not in whole}
+    data = normalize(kept)
     for parts in paths:
-        _drop(data, parts)
+        if len(parts) > 1:
+            _drop(data, parts)
     return data
 
 

@@ -98,9 +98,11 @@ def test_the_json_document_is_the_protobuf_json_mapping_of_the_record(record: Re
     assert message.fingerprint == record.fingerprint
     if record.status is Status.COMPLETED and not _has_big_ints(record.result):
         assert json_format.MessageToDict(message.result.value) == _as_doubles(record.result)
-    # ...and writes it back as the same JSON (modulo how it prints numbers).
-    again = orjson.loads(json_format.MessageToJson(message))
-    assert again.keys() == orjson.loads(document).keys()
+    # ...and what protobuf writes back (its canonical form: 64-bit integers as strings,
+    # zeros left out) is read by JsonCodec as the same record.
+    if not _has_big_ints(record.result):  # Value holds doubles
+        again = JsonCodec().decode(json_format.MessageToJson(message).encode())
+        assert again == record
 
 
 def _has_big_ints(tree: Any) -> bool:
@@ -138,10 +140,10 @@ def test_the_json_body_reads_like_the_schema_says() -> None:
         "schemaVersion": 1,
         "status": "STATUS_COMPLETED",
         "fingerprint": "ab" * 32,
-        "fencingToken": "1795371424710845",
-        "createdAtMs": "1700000000000",
-        "completedAtMs": "1700000000123",
-        "leaseDeadlineMs": "1700000030000",
+        "fencingToken": 1795371424710845,
+        "createdAtMs": 1700000000000,
+        "completedAtMs": 1700000000123,
+        "leaseDeadlineMs": 1700000030000,
         "result": {"value": {"charge": "ch_1", "amount": 1999}},
     }
 
@@ -211,6 +213,16 @@ def test_newer_schemas_with_unknown_fields_are_still_read() -> None:
         b'json/1\n{"status": "STATUS_COMPLETED"}',
         b'json/1\n{"schemaVersion": 1, "status": "STATUS_DONE", "fingerprint": "x"}',
         b"protobuf/1\n\xff\xff\xff\xff",
+        # Well-formed JSON with a non-string where the schema has text.
+        b'json/1\n{"schemaVersion": 1, "status": "STATUS_COMPLETED", "fingerprint": ['
+        + b"1," * 63
+        + b'1], "fencingToken": 1, "result": {"value": 1}}',
+        b'json/1\n{"schemaVersion": 1, "status": "STATUS_FAILED", "fingerprint": "'
+        + b"a" * 64
+        + b'", "fencingToken": 1, "error": {"type": 5, "message": "m"}}',
+        b'json/1\n{"schemaVersion": 1, "status": "STATUS_COMPLETED", "fingerprint": "'
+        + b"a" * 64
+        + b'", "fencingToken": 1, "result": {"value": 1}, "traceId": {}}',
         b"protobuf/1\n",
     ],
 )

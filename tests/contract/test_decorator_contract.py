@@ -138,6 +138,20 @@ def test_exclude_drops_paths_from_the_fingerprint(harness: Harness) -> None:
     assert counter.count == 1
 
 
+def test_an_excluded_argument_needs_no_json_form(harness: Harness) -> None:
+    counter = Counter()
+
+    def handle(event_id: str, connection: object) -> int:
+        return counter.hit(event_id)
+
+    # An object with no canonical JSON form: excluding its argument must keep it out of the
+    # conversion, not only out of the hash.
+    f = harness.decorate(harness.idem(), handle, key="event_id", exclude=("connection",))
+    assert f("ev-1", object()) == 1
+    assert f("ev-1", object()) == 1
+    assert counter.count == 1
+
+
 def test_key_callable_takes_the_function_arguments(harness: Harness) -> None:
     counter = Counter()
 
