@@ -614,6 +614,7 @@ def draw_chart(record_rows: Sequence[Row], path: Path) -> None:
     """Size, encode and decode of one record's formats, side by side as horizontal bars."""
     # matplotlib is optional (the bench extra); typed when installed, Any when not.
     from matplotlib import pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    from matplotlib.ticker import NullFormatter  # type: ignore[import-not-found, unused-ignore]
 
     names = [row.fmt for row in record_rows]
     colors = [_color(name) for name in names]
@@ -626,6 +627,7 @@ def draw_chart(record_rows: Sequence[Row], path: Path) -> None:
     figure, axes = plt.subplots(1, 3, sharey=True, figsize=(14, 1.2 + 0.42 * len(names)))
     for axis, (title, values, label, scale) in zip(axes, panels, strict=True):
         axis.set_xscale(scale)
+        axis.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
         bars = axis.barh(names, values, color=colors)
         axis.bar_label(bars, labels=[label.format(value) for value in values], padding=3)
         axis.set_title(title)
