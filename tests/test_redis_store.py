@@ -195,6 +195,44 @@ def test_a_foreign_value_under_the_key_is_reported_not_overwritten(
     assert redis_client.get(key) == b"someone else's data"
 
 
+@pytest.mark.parametrize("codec", ["json", "protobuf"])
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        pytest.param(lambda body: body[: len(body) // 2], "record is malformed", id="truncated"),
+        pytest.param(
+            lambda body: body.split(b"\n", 1)[0] + b"\n\x00garbage",
+            "record is malformed",
+            id="garbage",
+        ),
+        pytest.param(lambda body: b"xml/1\n<record/>", "unknown codec 'xml'", id="unknown-codec"),
+        pytest.param(lambda body: b"", "no idemsdk record header", id="empty"),
+    ],
+)
+def test_a_damaged_stored_record_is_record_corrupted_and_nothing_runs(
+    redis_client: redis.Redis, prefix: str, codec: str, damage: Any, says: str
+) -> None:
+    runs: list[int] = []
+    idem = Idempotency(RedisStore(redis_client), prefix=prefix, codec=codec)
+
+    @idem.idempotent(scope="job")
+    def job(x: int) -> dict[str, int]:
+        runs.append(x)
+        return {"charged": x}
+
+    assert job(1) == {"charged": 1}
+    key = job.key_for(1)
+    body: Any = redis_client.hget(key, "body")  # bytes: the client does not decode
+    assert body.startswith(f"{codec}/1\n".encode())
+    redis_client.hset(key, "body", damage(body))
+    with pytest.raises(RecordCorrupted) as info:
+        job(1)
+    # It names the key's digest and what was wrong, and returns no result.
+    assert info.value.digest is not None and info.value.digest in key
+    assert says in str(info.value)
+    assert runs == [1], "a damaged record must not run the function again"
+
+
 def test_clients_that_decode_responses_are_refused(redis_url: str) -> None:
     with pytest.raises(ConfigurationError, match="decode_responses=False"):
         RedisStore(redis.Redis.from_url(redis_url, decode_responses=True))
