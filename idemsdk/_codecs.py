@@ -118,8 +118,7 @@ class JsonCodec:
             document = orjson.loads(data)
             status = _BY_NAME[document["status"]]
             if status is Status.COMPLETED:
-                result = document["result"]
-                result = result["value"] if "value" in result else _json_result(result)
+                result = _json_result(document["result"])
                 error = _NO_ERROR
             else:
                 result = None
