@@ -33,8 +33,7 @@ from ._memory import MemoryStore
 from ._record import ClaimResult, Record, Status
 from ._redis import AsyncRedisStore, RedisStore
 from ._store import AsyncStore, Store
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "AsyncRedisStore",

@@ -7,20 +7,19 @@ function and reports back. The two drivers are line-for-line twins, so keep them
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from ._engine import Call, Execute, Replay
-from ._errors import IdempotencyError, SerializationError, StoreUnavailable
+from ._errors import IdempotencyError, LeaseLost, SerializationError, StoreUnavailable
 from ._heartbeat import task_renewer, thread_renewer
 from ._record import Status
 from ._store import AsyncStore, Store
+from ._telemetry import BYPASSED, LEASE_LOST, STORE_UNAVAILABLE, TAKEOVER, warn
 
 __all__ = ["run_async", "run_sync"]
 
-log = logging.getLogger("idemsdk")
 R = TypeVar("R")
 
 
@@ -30,15 +29,23 @@ def _now_ms() -> int:
 
 
 def _unprotected(call: Call, exc: StoreUnavailable, when: str) -> None:
-    log.warning(
+    call.bypassed = True
+    warn(
+        call,
+        BYPASSED,
         "idemsdk: store unavailable %s; on_store_error='execute' runs it unprotected: %s",
         when,
         exc,
-        extra={"tenant": call.tenant, "scope": call.scope, "idempotency_key": call.digest[:16]},
     )
 
 
+def _unavailable(call: Call, exc: StoreUnavailable) -> IdempotencyError:
+    warn(call, STORE_UNAVAILABLE, "idemsdk: store unavailable; the call did not run: %s", exc)
+    return call.annotate(exc)
+
+
 def _unrecorded(call: Call, exc: StoreUnavailable) -> IdempotencyError:
+    warn(call, STORE_UNAVAILABLE, "idemsdk: the call ran but its result was not stored: %s", exc)
     return call.annotate(
         StoreUnavailable(
             "the function ran but its result could not be stored; a retry after the lease "
@@ -47,11 +54,21 @@ def _unrecorded(call: Call, exc: StoreUnavailable) -> IdempotencyError:
     )
 
 
+def _took_over(call: Call) -> None:
+    warn(call, TAKEOVER, "idemsdk: took over a claim whose owner's lease ran out")
+
+
+def _lease_lost(call: Call) -> LeaseLost:
+    warn(call, LEASE_LOST, "idemsdk: the lease ran out and another caller took over")
+    return call.lease_lost()
+
+
 def _release_failed(call: Call, exc: IdempotencyError) -> None:
-    log.warning(
+    warn(
+        call,
+        STORE_UNAVAILABLE,
         "idemsdk: could not release the claim; a retry waits for the lease to run out: %s",
         exc,
-        extra={"tenant": call.tenant, "scope": call.scope, "idempotency_key": call.digest[:16]},
     )
 
 
@@ -100,13 +117,15 @@ def run_sync(
             claim = store.claim(call.key, call.fingerprint, policy.lease_ms, policy.ttl_ms)
         except StoreUnavailable as exc:
             if policy.on_store_error != "execute":
-                raise call.annotate(exc) from exc.__cause__
+                raise _unavailable(call, exc) from exc.__cause__
             _unprotected(call, exc, "before the call")
             return func(*args, **kwargs)
         except IdempotencyError as exc:
             raise call.annotate(exc) from exc.__cause__
         step = call.on_claim(claim, time.monotonic())
         if isinstance(step, Execute):
+            if step.takeover:
+                _took_over(call)
             break
         if isinstance(step, Replay):
             return step.value  # type: ignore[no-any-return]
@@ -122,7 +141,7 @@ def run_sync(
         if lease:
             lease.end()
         if not _settle_sync(call, store, token, exc):
-            raise call.lease_lost() from exc
+            raise _lease_lost(call) from exc
         raise
     if lease:
         lease.end()
@@ -140,7 +159,7 @@ def run_sync(
         _unprotected(call, exc, "after the call")
         return value
     if not stored:
-        raise call.lease_lost()
+        raise _lease_lost(call)
     return value
 
 
@@ -158,13 +177,15 @@ async def run_async(
             claim = await store.aclaim(call.key, call.fingerprint, policy.lease_ms, policy.ttl_ms)
         except StoreUnavailable as exc:
             if policy.on_store_error != "execute":
-                raise call.annotate(exc) from exc.__cause__
+                raise _unavailable(call, exc) from exc.__cause__
             _unprotected(call, exc, "before the call")
             return await func(*args, **kwargs)
         except IdempotencyError as exc:
             raise call.annotate(exc) from exc.__cause__
         step = call.on_claim(claim, time.monotonic())
         if isinstance(step, Execute):
+            if step.takeover:
+                _took_over(call)
             break
         if isinstance(step, Replay):
             return step.value  # type: ignore[no-any-return]
@@ -178,7 +199,7 @@ async def run_async(
         if lease:
             lease.end()
         if not await _settle_async(call, store, token, exc):
-            raise call.lease_lost() from exc
+            raise _lease_lost(call) from exc
         raise
     if lease:
         lease.end()
@@ -196,5 +217,5 @@ async def run_async(
         _unprotected(call, exc, "after the call")
         return value
     if not stored:
-        raise call.lease_lost()
+        raise _lease_lost(call)
     return value

@@ -90,12 +90,18 @@ class Call:
         "_owner",
         "_polls",
         "_wait_until",
+        "bypassed",
         "digest",
         "fingerprint",
         "key",
+        "origin",
         "policy",
+        "replayed",
         "scope",
+        "setnx",
+        "span_id",
         "tenant",
+        "trace_id",
     )
 
     def __init__(
@@ -110,6 +116,12 @@ class Call:
         self._wait_until: float | None = None  # set when waiting starts
         self._polls = 0
         self._owner: Execute | None = None  # the claim this call won, once it has
+        # What telemetry reports; the drivers and this class fill it in as the call goes.
+        self.setnx: int | None = None  # the last claim: 1 took ownership, 0 the key existed
+        self.replayed = False  # a stored outcome (result or cached error) was given back
+        self.bypassed = False  # the store was down and on_store_error="execute" ran it
+        self.origin: tuple[str, str] = ("", "")  # trace and span id of the replayed execution
+        self.trace_id = self.span_id = ""  # this call's, written into the record it stores
 
     def annotate(self, exc: IdempotencyError) -> IdempotencyError:
         """Fill in this call's tenant, scope and digest on an error raised below the engine."""
@@ -123,6 +135,7 @@ class Call:
 
     def on_claim(self, claim: ClaimResult, now: float) -> Step:
         """Decide what a claim reply means; raises for mismatches, cached errors, busy keys."""
+        self.setnx = 1 if claim.acquired else 0
         if claim.acquired:
             self._owner = Execute(
                 claim.token, claim.takeover, claim.now_ms, claim.lease_deadline_ms
@@ -139,6 +152,7 @@ class Call:
                     # A body that is not this key's (swapped, replayed from elsewhere): its
                     # result would be a wrong answer, so it is no answer.
                     raise RecordCorrupted("the record body does not match its key's record")
+                self.replayed, self.origin = True, (record.trace_id, record.span_id)
                 if record.status is Status.COMPLETED:
                     return Replay(self.policy.result_type.load(record.result))
             except IdempotencyError as exc:
@@ -160,6 +174,16 @@ class Call:
             **self._context(),
         )
 
+    @property
+    def executed(self) -> bool:
+        """Whether this call won its claim, and so ran (or is running) the function."""
+        return self._owner is not None
+
+    @property
+    def took_over(self) -> bool:
+        """Whether this call won its claim from an owner whose lease had run out."""
+        return self._owner is not None and self._owner.takeover
+
     def _record(self, status: Status, now_ms: int) -> Record:
         owner = self._owner
         assert owner is not None, "only a call that won its claim writes a record"
@@ -170,6 +194,11 @@ class Call:
             owner.claimed_at_ms,
             now_ms,
             owner.lease_deadline_ms,
+            None,
+            "",
+            "",
+            self.trace_id,
+            self.span_id,
         )
 
     def result_body(self, value: Any, now_ms: int) -> bytes:

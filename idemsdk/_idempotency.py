@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, get_args, overload
 
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
+
 from ._binding import ArgBinder, drop_paths, resolve_path
 from ._canonical import canonicalize
 from ._codecs import Codec, resolve_codec
@@ -20,6 +23,7 @@ from ._keys import check_prefix, check_scope, check_secret, check_tenant, defaul
 from ._memory import MemoryStore
 from ._results import ResultType
 from ._store import AsyncStore, Store
+from ._telemetry import Telemetry
 
 __all__ = [
     "Idempotency",
@@ -179,7 +183,9 @@ class Idempotency(_Decorates):
     before another caller may take over (both seconds or ``timedelta``). ``secret`` (32
     bytes) keys the BLAKE3 hashes so keys cannot be brute-forced from guessable payloads.
     ``on_store_error`` is ``"raise"`` (the function does not run without protection) or
-    ``"execute"`` (it runs unprotected, with a warning).
+    ``"execute"`` (it runs unprotected, with a warning). Spans and metrics go to
+    ``tracer_provider`` and ``meter_provider``, by default OpenTelemetry's global ones;
+    ``telemetry=False`` switches them and the per-call DEBUG log off.
     """
 
     def __init__(
@@ -194,6 +200,9 @@ class Idempotency(_Decorates):
         prefix: str = "idem",
         *,
         max_result_bytes: int = 1 << 20,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        telemetry: bool = True,
     ) -> None:
         self.store: Store | AsyncStore = MemoryStore() if store is None else store
         if not isinstance(self.store, (Store, AsyncStore)):
@@ -216,6 +225,7 @@ class Idempotency(_Decorates):
                 f"max_result_bytes must be a positive int, not {max_result_bytes!r}"
             )
         self.max_result_bytes = max_result_bytes
+        self.telemetry = Telemetry(tracer_provider, meter_provider, enabled=telemetry)
 
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
@@ -345,8 +355,13 @@ def _decorate(
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             idem = source()
-            call = plan.call(idem, args, kwargs)
-            return await run_async(call, cast(AsyncStore, idem.store), afunc, args, kwargs)
+            live = idem.telemetry.live()
+            if live is None:
+                call = plan.call(idem, args, kwargs)
+                return await run_async(call, cast(AsyncStore, idem.store), afunc, args, kwargs)
+            with live.observe(idem.tenant, plan.settings.scope) as seen:
+                call = seen.bind(plan.call(idem, args, kwargs))
+                return await run_async(call, live.store(idem.store), afunc, args, kwargs)
 
         wrapper: Any = async_wrapper
     else:
@@ -354,8 +369,13 @@ def _decorate(
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             idem = source()
-            call = plan.call(idem, args, kwargs)
-            return run_sync(call, cast(Store, idem.store), func, args, kwargs)
+            live = idem.telemetry.live()
+            if live is None:
+                call = plan.call(idem, args, kwargs)
+                return run_sync(call, cast(Store, idem.store), func, args, kwargs)
+            with live.observe(idem.tenant, plan.settings.scope) as seen:
+                call = seen.bind(plan.call(idem, args, kwargs))
+                return run_sync(call, live.store(idem.store), func, args, kwargs)
 
         wrapper = sync_wrapper
     wrapper.settings = plan.settings

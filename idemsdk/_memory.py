@@ -44,6 +44,10 @@ class MemoryStore:
             now = self._now_ms()
             return sum(1 for entry in self._entries.values() if entry.expires_ms > now)
 
+    def telemetry_attributes(self) -> dict[str, str | int]:
+        """What OpenTelemetry spans say about this store."""
+        return {"db.system.name": "memory"}
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 

@@ -60,6 +60,21 @@ def _check_client(client: Any) -> None:
         )
 
 
+def _client_attributes(client: Any) -> dict[str, str | int]:
+    """A client's OpenTelemetry Redis attributes: whatever its connection settings say."""
+    attributes: dict[str, str | int] = {"db.system.name": "redis", "db.operation.name": "EVALSHA"}
+    # A standalone client's pool knows its server; a cluster client talks to many (no pool).
+    settings = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    if "path" in settings:
+        attributes["server.address"] = str(settings["path"])
+    elif "host" in settings:
+        attributes["server.address"] = str(settings["host"])
+        attributes["server.port"] = int(settings.get("port", 6379))
+    if "db" in settings:
+        attributes["db.namespace"] = str(settings["db"])
+    return attributes
+
+
 def _ours(exc: RedisError, script: Script) -> StoreError:
     """Our error for a redis-py error, so callers never import redis to catch it."""
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
@@ -86,6 +101,10 @@ class RedisStore:
         kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
         return cls(redis.Redis.from_url(url, **kwargs))
+
+    def telemetry_attributes(self) -> dict[str, str | int]:
+        """What OpenTelemetry spans say about this store (system, server, database index)."""
+        return _client_attributes(self.client)
 
     def _run(self, script: Script, key: str, args: Sequence[str | int | bytes]) -> Any:
         try:
@@ -128,6 +147,10 @@ class AsyncRedisStore:
         kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
         return cls(redis.asyncio.Redis.from_url(url, **kwargs))
+
+    def telemetry_attributes(self) -> dict[str, str | int]:
+        """What OpenTelemetry spans say about this store (system, server, database index)."""
+        return _client_attributes(self.client)
 
     async def _run(self, script: Script, key: str, args: Sequence[str | int | bytes]) -> Any:
         try:
