@@ -13,6 +13,11 @@ take turns call by call) and every target is a ratio against a baseline measured
   in-process dict (target < 1/3), when ``aws-lambda-powertools`` is installed (``bench`` extra).
 - Keys: ``make_key`` on a ~330-byte order against bare ``orjson.dumps(OPT_SORT_KEYS)`` plus
   a BLAKE3 hex digest (target <= 1.5x); and the same order with floats, for information.
+- Telemetry: a MemoryStore duplicate with no OpenTelemetry SDK configured (the default
+  ``Idempotency``) against the same call with ``telemetry=False`` (target <= 1.10x); a
+  Redis duplicate with the SDK and a no-op exporter against ``telemetry=False`` (target
+  <= 1.25x). The SDK case passes its providers to ``Idempotency``, so no global provider is
+  ever set here and every other case runs as an application without an SDK would.
 
 Redis is ``--redis-url``, else ``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a
 ``redis-server`` started here on a free loopback port and stopped by its pid afterwards.
@@ -32,6 +37,10 @@ from typing import Any
 import blake3
 import orjson
 import redis
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from idemsdk import Idempotency, MemoryStore, RedisStore, make_key
 from idemsdk._lua import CLAIM, COMPLETE
@@ -124,11 +133,71 @@ def redis_server(url: str | None) -> Iterator[str]:
             yield server.url
 
 
+class NoOpExporter(SpanExporter):
+    """Takes every span and drops it: what the SDK costs without any exporting cost."""
+
+    def export(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def sdk_providers() -> dict[str, Any]:
+    """An SDK tracer and meter provider, as an application would set up, exporting nothing.
+
+    Spans go through the batching processor production setups use; every measurement is
+    aggregated by the SDK into a reader that is never collected.
+    """
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(NoOpExporter()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+
+
+def sdk_floor(providers: dict[str, Any], decorated: Callable[..., Any]) -> Case:
+    """A telemetry-off duplicate plus the bare SDK work any instrumentation of it must do.
+
+    Two spans (the call's and its claim's, with their attributes) and three measurements (a
+    counter and two histograms), straight on the SDK: what the SDK itself costs in situ,
+    after a network round trip, next to what idemsdk's instrumentation costs.
+    """
+    tracer = providers["tracer_provider"].get_tracer("floor")
+    meter = providers["meter_provider"].get_meter("floor")
+    calls, durations = meter.create_counter("calls"), meter.create_histogram("call.duration")
+    operations = meter.create_histogram("operation.duration")
+    labels = {"idempotency.scope": "bench", "idempotency.outcome": "replayed"}
+    claim = {"db.system.name": "redis", "db.operation.name": "EVALSHA", "server.port": 6379}
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            span = tracer.start_span("idempotency bench", attributes=labels)
+            decorated(order=ORDER)
+            tracer.start_span("EVALSHA idemsdk.claim", attributes=claim).end()
+            span.set_attributes(labels)
+            span.end()
+            operations.record(0.0002, claim)
+            durations.record(0.0002, labels)
+            calls.add(1, labels)
+
+    return run
+
+
+def _duplicates(decorated: Callable[..., Any]) -> Case:
+    def run(n: int) -> None:
+        for _ in range(n):
+            decorated(order=ORDER)
+
+    return run
+
+
 def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
     """Decorated calls on a RedisStore next to the raw scripts they send."""
-    idem = Idempotency(RedisStore(client), prefix=prefix)
+    store = RedisStore(client)
+    idem = Idempotency(store, prefix=prefix)
     decorated = idem.idempotent(scope="bench")(charge)
     decorated(ORDER)
+    # The same record (same prefix, tenant and scope), read with telemetry off and with the SDK.
+    quiet = Idempotency(store, prefix=prefix, telemetry=False).idempotent(scope="bench")(charge)
+    providers = sdk_providers()
+    traced = Idempotency(store, prefix=prefix, **providers).idempotent(scope="bench")(charge)
     done_key = decorated.key_for(ORDER)
     fingerprint = done_key.rsplit(":", 1)[1]
     body = client.hget(done_key, "body")  # the exact body the decorator stored
@@ -138,10 +207,6 @@ def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
     def raw_duplicate(n: int) -> None:
         for _ in range(n):
             client.evalsha(CLAIM.sha, 1, done_key, fingerprint, 30_000, 86_400_000)
-
-    def duplicate(n: int) -> None:
-        for _ in range(n):
-            decorated(ORDER)
 
     def raw_first(n: int) -> None:
         for _ in range(n):
@@ -155,9 +220,12 @@ def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
 
     return {
         "redis raw EVALSHA claim": raw_duplicate,
-        "redis duplicate call": duplicate,
+        "redis duplicate call": _duplicates(decorated),
         "redis raw claim+complete": raw_first,
         "redis first call": first,
+        "redis duplicate call, telemetry off": _duplicates(quiet),
+        "redis duplicate call, SDK + no-op exporter": _duplicates(traced),
+        "redis duplicate call, telemetry off + bare SDK work": sdk_floor(providers, quiet),
     }
 
 
@@ -189,16 +257,14 @@ class DictRedis:
 
 def memory_cases() -> dict[str, Case]:
     """Undecorated, decorated on MemoryStore, and Powertools (when installed)."""
-    decorated = Idempotency(MemoryStore()).idempotent(scope="bench")(charge)
+    store = MemoryStore()
+    decorated = Idempotency(store).idempotent(scope="bench")(charge)
+    quiet = Idempotency(store, telemetry=False).idempotent(scope="bench")(charge)
     counter = iter(range(10**9))
 
     def undecorated(n: int) -> None:
         for _ in range(n):
             charge(order=ORDER)
-
-    def duplicate(n: int) -> None:
-        for _ in range(n):
-            decorated(order=ORDER)
 
     def first(n: int) -> None:
         for _ in range(n):
@@ -211,8 +277,9 @@ def memory_cases() -> dict[str, Case]:
     cases: dict[str, Case] = {
         "memory undecorated": undecorated,
         "memory undecorated (new payload)": undecorated_first,
-        "memory duplicate call": duplicate,
+        "memory duplicate call": _duplicates(decorated),
         "memory first call": first,
+        "memory duplicate call, telemetry off": _duplicates(quiet),
     }
     try:
         from aws_lambda_powertools.utilities.idempotency import (
@@ -303,6 +370,29 @@ def report(times: dict[str, float]) -> list[str]:
         lines.append(f"| powertools local work, first call (µs) | {pt_first:.2f} | | |")
         ratio("local work duplicate / powertools", local_dup / pt_dup, 1 / 3, below=True)
         ratio("local work first call / powertools", local_first / pt_first, 1 / 3, below=True)
+    ratio(
+        "memory duplicate, no SDK / telemetry off",
+        us["memory duplicate call"] / us["memory duplicate call, telemetry off"],
+        1.10,
+    )
+    if "redis duplicate call" in us:
+        ratio(
+            "redis duplicate, SDK + no-op exporter / telemetry off",
+            us["redis duplicate call, SDK + no-op exporter"]
+            / us["redis duplicate call, telemetry off"],
+            1.25,
+        )
+        off = us["redis duplicate call, telemetry off"]
+        floor = us["redis duplicate call, telemetry off + bare SDK work"] - off
+        added = us["redis duplicate call, SDK + no-op exporter"] - off
+        lines.append(
+            f"| redis SDK floor: 2 bare spans + 3 measurements (µs, context) | {floor:.1f} | | |"
+        )
+        lines.append(f"| redis added by telemetry with the SDK (µs, context) | {added:.1f} | | |")
+        with_floor = (off + floor) / off
+        lines.append(
+            f"| redis telemetry off + SDK floor / telemetry off (context) | {with_floor:.3f} | | |"
+        )
     ratio("make_key / orjson+blake3 (order)", us["make_key order"] / us["orjson+blake3 order"], 1.5)
     lines.append(
         f"| make_key / orjson+blake3 (order with floats, context) | "

@@ -99,9 +99,8 @@ class Call:
         "replayed",
         "scope",
         "setnx",
-        "span_id",
         "tenant",
-        "trace_id",
+        "trace_ids",
     )
 
     def __init__(
@@ -121,7 +120,8 @@ class Call:
         self.replayed = False  # a stored outcome (result or cached error) was given back
         self.bypassed = False  # the store was down and on_store_error="execute" ran it
         self.origin: tuple[str, str] = ("", "")  # trace and span id of the replayed execution
-        self.trace_id = self.span_id = ""  # this call's, written into the record it stores
+        # This call's trace and span id, when traced: the record it stores names them.
+        self.trace_ids: tuple[int, int] | None = None
 
     def annotate(self, exc: IdempotencyError) -> IdempotencyError:
         """Fill in this call's tenant, scope and digest on an error raised below the engine."""
@@ -187,6 +187,11 @@ class Call:
     def _record(self, status: Status, now_ms: int) -> Record:
         owner = self._owner
         assert owner is not None, "only a call that won its claim writes a record"
+        trace_id, span_id = (
+            ("", "")
+            if self.trace_ids is None
+            else (f"{self.trace_ids[0]:032x}", f"{self.trace_ids[1]:016x}")
+        )
         return Record(
             status,
             self.fingerprint,
@@ -197,8 +202,8 @@ class Call:
             None,
             "",
             "",
-            self.trace_id,
-            self.span_id,
+            trace_id,
+            span_id,
         )
 
     def result_body(self, value: Any, now_ms: int) -> bytes:

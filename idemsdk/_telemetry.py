@@ -14,21 +14,18 @@ is the reference for every span, metric and log field.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context, metrics, trace
+from opentelemetry.metrics import _internal as _metrics_globals
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from ._errors import LeaseLost, PayloadMismatch, RequestInProgress, StoreUnavailable
 from ._traced import Instruments, TracedStore
 from ._version import __version__
-
-try:  # the proxy handed out before an SDK is installed; no public name for it
-    from opentelemetry.metrics._internal import _ProxyMeterProvider
-except ImportError:  # pragma: no cover - a future API moved it: treat every provider as live
-    _ProxyMeterProvider = type("_NoProxy", (), {})  # type: ignore[assignment, misc]
 
 if TYPE_CHECKING:
     from ._engine import Call
@@ -46,7 +43,32 @@ TAKEOVER = "takeover"
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NO_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-_NO_METRICS = (_ProxyMeterProvider, metrics.NoOpMeterProvider)
+_NO_METRICS = (metrics.NoOpMeterProvider,)
+
+# trace.get_tracer_provider() and metrics.get_meter_provider() look up an environment
+# variable on every call while no provider is set: ~1 us each, a tenth of a MemoryStore
+# duplicate. The globals they read say the same for ~50 ns; the variables (a provider named
+# by configuration) are read once, here. Were the globals ever renamed, the lookups below
+# fall back to the public functions, slower but right.
+_UNKNOWN = object()
+_TRACER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_METER_FROM_ENV = "OTEL_PYTHON_METER_PROVIDER" in os.environ
+
+
+def _global_tracer_provider() -> Any:
+    """The global tracer provider; None while none is set (nothing would record)."""
+    provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and not _TRACER_FROM_ENV:
+        return None
+    return trace.get_tracer_provider() if provider is None or provider is _UNKNOWN else provider
+
+
+def _global_meter_provider() -> Any:
+    """The global meter provider; None while none is set."""
+    provider = getattr(_metrics_globals, "_METER_PROVIDER", _UNKNOWN)
+    if provider is None and not _METER_FROM_ENV:
+        return None
+    return metrics.get_meter_provider() if provider is None or provider is _UNKNOWN else provider
 
 
 def outcome_of(call: Call | None, exc: BaseException | None) -> str:
@@ -75,22 +97,22 @@ def _current_trace_id() -> str | None:
     return format(span_context.trace_id, "032x") if span_context.is_valid else None
 
 
-def _log_fields(call: Call, outcome: str) -> dict[str, Any]:
+def _log_fields(tenant: str, scope: str, call: Call | None, outcome: str) -> dict[str, Any]:
     # Flat names, so a JSON log formatter emits them as fields. The digest prefix, never the
-    # key or the payload.
+    # key or the payload; no call: the arguments had no key, so there is no digest.
     return {
-        "idempotency_key": call.digest[:16],
-        "tenant": call.tenant,
-        "scope": call.scope,
+        "idempotency_key": None if call is None else call.digest[:16],
+        "tenant": tenant,
+        "scope": scope,
         "outcome": outcome,
-        "redis_result": call.setnx,
+        "redis_result": None if call is None else call.setnx,
         "trace_id": _current_trace_id(),
     }
 
 
 def warn(call: Call, outcome: str, message: str, *args: object) -> None:
     """A WARNING for an outcome that needs an operator's attention, with the call's fields."""
-    log.warning(message, *args, extra=_log_fields(call, outcome))
+    log.warning(message, *args, extra=_log_fields(call.tenant, call.scope, call, outcome))
 
 
 def _origin_context(origin: tuple[str, str]) -> SpanContext | None:
@@ -120,12 +142,12 @@ class Live:
         self.tracer_provider, self.meter_provider = tracer_provider, meter_provider
         self.tracer: trace.Tracer | None = (
             None
-            if isinstance(tracer_provider, _NO_TRACING)
+            if tracer_provider is None or isinstance(tracer_provider, _NO_TRACING)
             else tracer_provider.get_tracer(SCOPE_NAME, __version__)
         )
         self.instruments: Instruments | None = (
             None
-            if isinstance(meter_provider, _NO_METRICS)
+            if meter_provider is None or isinstance(meter_provider, _NO_METRICS)
             else Instruments(meter_provider.get_meter(SCOPE_NAME, __version__))
         )
         self._stores: dict[int, tuple[object, TracedStore]] = {}
@@ -155,7 +177,7 @@ class Live:
 class Telemetry:
     """An ``Idempotency`` instance's telemetry settings, resolved to a :class:`Live` per call."""
 
-    __slots__ = ("_live", "enabled", "meter_provider", "tracer_provider")
+    __slots__ = ("_live", "_logs_only", "enabled", "meter_provider", "tracer_provider")
 
     def __init__(self, tracer_provider: Any, meter_provider: Any, enabled: bool) -> None:
         self.tracer_provider, self.meter_provider, self.enabled = (
@@ -164,13 +186,16 @@ class Telemetry:
             enabled,
         )
         self._live: Live | None = None
+        self._logs_only = Live(None, None)
 
     def live(self) -> Live | None:
         """What observes calls right now; None when nothing would see it (the fast path)."""
         if not self.enabled:
             return None
-        tracer_provider = self.tracer_provider or trace.get_tracer_provider()
-        meter_provider = self.meter_provider or metrics.get_meter_provider()
+        tracer_provider = self.tracer_provider or _global_tracer_provider()
+        meter_provider = self.meter_provider or _global_meter_provider()
+        if tracer_provider is None and meter_provider is None:  # the common case: no SDK
+            return self._logs_only if log.isEnabledFor(logging.DEBUG) else None
         live = self._live
         if (
             live is None
@@ -210,11 +235,10 @@ class Observation:
         """The call's identity is known: note it, and give it the trace it will store."""
         self.call = call
         span = self._span
-        if span is not None and span.is_recording():
-            span.set_attribute("idempotency.key.digest", call.digest[:16])
+        if span is not None:
             span_context = span.get_span_context()
-            call.trace_id = format(span_context.trace_id, "032x")
-            call.span_id = format(span_context.span_id, "016x")
+            if span_context.trace_flags.sampled:  # a trace someone will see: worth linking to
+                call.trace_ids = (span_context.trace_id, span_context.span_id)
         return call
 
     def __exit__(
@@ -226,31 +250,41 @@ class Observation:
         call = self.call
         outcome = outcome_of(call, exc)
         span = self._span
-        if span is not None:
-            if span.is_recording():
-                self._finish_span(span, call, outcome, exc)
-            span.end()
-            context.detach(self._token)  # type: ignore[arg-type]
-        instruments = self._live.instruments
-        if instruments is not None:
-            elapsed = time.perf_counter() - self._started
-            # Tenants may be many (one per customer): the counter carries them, the histogram,
-            # a series per bucket, does not. Never a key, a digest or a payload (cardinality).
-            labels = {"idempotency.scope": self.scope, "idempotency.outcome": outcome}
-            instruments.call_duration.record(elapsed, labels)
-            instruments.calls.add(1, {"idempotency.tenant": self.tenant, **labels})
-            if call is not None and call.took_over:
-                instruments.takeovers.add(
-                    1, {"idempotency.tenant": self.tenant, "idempotency.scope": self.scope}
-                )
-        if call is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("idemsdk: %s %s", self.scope, outcome, extra=_log_fields(call, outcome))
+        # The call's span stays current until the end: the DEBUG record's trace_id (and any
+        # exemplar of the measurements) must name the call's trace, which the call's span
+        # may have started.
+        try:
+            if span is not None:
+                if span.is_recording():
+                    self._finish_span(span, call, outcome, exc)
+                span.end()
+            instruments = self._live.instruments
+            if instruments is not None:
+                elapsed = time.perf_counter() - self._started
+                # Tenants may be many (one per customer): the counter carries them, the
+                # histogram, a series per bucket, does not. Never a key, a digest or a
+                # payload (cardinality).
+                labels = {"idempotency.scope": self.scope, "idempotency.outcome": outcome}
+                instruments.call_duration.record(elapsed, labels)
+                instruments.calls.add(1, {"idempotency.tenant": self.tenant, **labels})
+                if call is not None and call.took_over:
+                    instruments.takeovers.add(
+                        1, {"idempotency.tenant": self.tenant, "idempotency.scope": self.scope}
+                    )
+            if log.isEnabledFor(logging.DEBUG):  # every call, keyed or not: one record each
+                fields = _log_fields(self.tenant, self.scope, call, outcome)
+                log.debug("idemsdk: %s %s", self.scope, outcome, extra=fields)
+        finally:
+            if span is not None:
+                context.detach(self._token)  # type: ignore[arg-type]
 
     def _finish_span(
         self, span: trace.Span, call: Call | None, outcome: str, exc: BaseException | None
     ) -> None:
+        # One set_attributes call: each call into the SDK takes a lock and cleans values.
         attributes: dict[str, Any] = {"idempotency.outcome": outcome}
         if call is not None:
+            attributes["idempotency.key.digest"] = call.digest[:16]
             if call.setnx is not None:
                 attributes["redis.setnx.result"] = call.setnx
             if call.took_over:
