@@ -294,7 +294,7 @@ class Observation:
                 if origin is not None:
                     span.add_link(origin)
         if exc is not None:
-            attributes["error.type"] = type(exc).__qualname__
+            attributes["error.type"] = error = type(exc).__qualname__
             span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}"))
+            span.set_status(Status(StatusCode.ERROR, error))
         span.set_attributes(attributes)

@@ -112,8 +112,9 @@ class _Round:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc is not None:
-            self._attributes = {**self._attributes, "error.type": _error_type(exc)}
+        error = None if exc is None else _error_type(exc)
+        if error is not None:
+            self._attributes = {**self._attributes, "error.type": error}
         if self._instruments is not None:
             elapsed = time.perf_counter() - self._started
             self._instruments.operation_duration.record(elapsed, self._attributes)
@@ -126,7 +127,7 @@ class _Round:
             )
             if exc is not None:
                 span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, _error_type(exc)))
+                span.set_status(Status(StatusCode.ERROR, error))
             span.end()
 
     def claimed(self, result: ClaimResult) -> ClaimResult:

@@ -12,7 +12,6 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,10 @@ from .otel import (
     Backend,
     Otel,
     Scenario,
-    backends,
     bypassed,
     digest_of,
     in_progress,
     lease_lost,
-    make_backend,
     replayed,
     store_unavailable,
 )
@@ -60,20 +57,6 @@ WARNINGS: dict[Scenario, list[str]] = {
 }
 #: The call whose span a WARNING's trace is: a takeover is logged by the executing call.
 WARNING_CALL = {"takeover": "executed"}
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    """An SDK tracer and meter provider, in memory."""
-    found = Otel()
-    yield found
-    found.shutdown()
-
-
-@pytest.fixture(params=backends())
-def backend(request: pytest.FixtureRequest, prefix: str) -> Iterator[Backend]:
-    """MemoryStore or a real Redis."""
-    yield from make_backend(request)
 
 
 def records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
@@ -178,7 +161,7 @@ def test_telemetry_false_logs_no_debug_record(
 
 def test_the_observability_page_examples_run() -> None:
     """docs/observability.md's code, in order, in a fresh process (it sets global providers)."""
-    page = Path(__file__).resolve().parents[1] / "docs" / "observability.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
     assert len(blocks) == 3
     check = """

@@ -2,7 +2,7 @@
 
 Sync calls run on MemoryStore and a real Redis; async ones on MemoryStore and
 AsyncRedisStore. Global providers are tested in a subprocess: they can be set once per
-process. Log records are tested in test_telemetry_logs.py.
+process. Log records are tested in test_logs.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -33,7 +32,6 @@ from .otel import (
     Otel,
     RenewalWatch,
     attributes,
-    backends,
     bypassed,
     charge,
     digest_of,
@@ -42,26 +40,11 @@ from .otel import (
     in_progress,
     labels,
     lease_lost,
-    make_backend,
     payload_mismatch,
     replayed,
     store_unavailable,
     stored_record_trace,
 )
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    """An SDK tracer and meter provider, in memory."""
-    found = Otel()
-    yield found
-    found.shutdown()
-
-
-@pytest.fixture(params=backends())
-def backend(request: pytest.FixtureRequest, prefix: str) -> Iterator[Backend]:
-    """MemoryStore or a real Redis."""
-    yield from make_backend(request)
 
 
 @pytest.fixture
@@ -222,10 +205,8 @@ def test_lease_renewals_are_not_traced_or_timed(otel: Otel, backend: Backend, pr
 # Refusals: in progress, payload mismatch, lease lost and takeover.
 
 
-def test_a_duplicate_of_a_running_call_is_an_in_progress_error(
-    otel: Otel, idem: Idempotency, backend: Backend
-) -> None:
-    key = in_progress(idem)
+def check_in_progress(otel: Otel, backend: Backend, key: str) -> None:
+    """A refused duplicate: an ERROR span with its claim child; the running call's intact."""
     busy, first = otel.call("in_progress"), otel.call("executed")
     assert attributes(busy) == call_attributes(
         key, "in_progress", **{"redis.setnx.result": 0, "error.type": "RequestInProgress"}
@@ -236,6 +217,12 @@ def test_a_duplicate_of_a_running_call_is_an_in_progress_error(
     assert attributes(claim)["redis.setnx.result"] == 0
     assert first.status.status_code is StatusCode.UNSET
     assert procedures(otel.children(first)) == ["idemsdk.claim", "idemsdk.complete"]
+
+
+def test_a_duplicate_of_a_running_call_is_an_in_progress_error(
+    otel: Otel, idem: Idempotency, backend: Backend
+) -> None:
+    check_in_progress(otel, backend, in_progress(idem))
 
 
 def test_a_payload_mismatch_is_an_error(otel: Otel, idem: Idempotency) -> None:
@@ -529,13 +516,4 @@ def test_async_duplicate_of_a_running_call_is_in_progress(
         finally:
             await aclose(store)
 
-    key = asyncio.run(scenario())
-    busy, first = otel.call("in_progress"), otel.call("executed")
-    assert attributes(busy) == call_attributes(
-        key, "in_progress", **{"redis.setnx.result": 0, "error.type": "RequestInProgress"}
-    )
-    assert busy.status.status_code is StatusCode.ERROR
-    [claim] = otel.children(busy)
-    check_store_span(claim, busy, backend.db_attributes(), "idemsdk.claim")
-    assert attributes(claim)["redis.setnx.result"] == 0
-    assert procedures(otel.children(first)) == ["idemsdk.claim", "idemsdk.complete"]
+    check_in_progress(otel, backend, asyncio.run(scenario()))
