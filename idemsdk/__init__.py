@@ -30,6 +30,7 @@ from ._idempotency import (
 )
 from ._keys import make_key
 from ._memory import MemoryStore
+from ._propagation import current_key, derive_key
 from ._record import ClaimResult, Record, Status
 from ._redis import AsyncRedisStore, RedisStore
 from ._store import AsyncStore, Store
@@ -66,6 +67,8 @@ __all__ = [
     "__version__",
     "canonicalize",
     "configure",
+    "current_key",
+    "derive_key",
     "idempotent",
     "make_key",
 ]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from ._engine import Call, Execute, Replay
 from ._errors import IdempotencyError, LeaseLost, SerializationError, StoreUnavailable
 from ._heartbeat import task_renewer, thread_renewer
+from ._propagation import enter, leave
 from ._record import Status
 from ._store import AsyncStore, Store
 from ._telemetry import BYPASSED, LEASE_LOST, STORE_UNAVAILABLE, TAKEOVER, warn
@@ -72,6 +73,24 @@ def _release_failed(call: Call, exc: IdempotencyError) -> None:
     )
 
 
+def _run_sync(call: Call, func: Callable[..., R], args: Any, kwargs: Any) -> R:
+    """Run the function with its key as the running call's, for the requests it makes."""
+    token = enter(call.key)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        leave(token)
+
+
+async def _run_async(call: Call, func: Callable[..., Awaitable[R]], args: Any, kwargs: Any) -> R:
+    """Await the function with its key as the running call's."""
+    token = enter(call.key)
+    try:
+        return await func(*args, **kwargs)
+    finally:
+        leave(token)
+
+
 def _settle_sync(call: Call, store: Store, token: int, exc: BaseException | None) -> bool:
     """After a failure: cache a listed error, else release the claim. False: lease lost.
 
@@ -119,7 +138,7 @@ def run_sync(
             if policy.on_store_error != "execute":
                 raise _unavailable(call, exc) from exc.__cause__
             _unprotected(call, exc, "before the call")
-            return func(*args, **kwargs)
+            return _run_sync(call, func, args, kwargs)
         except IdempotencyError as exc:
             raise call.annotate(exc) from exc.__cause__
         step = call.on_claim(claim, time.monotonic())
@@ -136,7 +155,7 @@ def run_sync(
         thread_renewer(store).hold(call.key, token, policy.lease_ms) if policy.heartbeat else None
     )
     try:
-        value = func(*args, **kwargs)
+        value = _run_sync(call, func, args, kwargs)
     except BaseException as exc:
         if lease:
             lease.end()
@@ -179,7 +198,7 @@ async def run_async(
             if policy.on_store_error != "execute":
                 raise _unavailable(call, exc) from exc.__cause__
             _unprotected(call, exc, "before the call")
-            return await func(*args, **kwargs)
+            return await _run_async(call, func, args, kwargs)
         except IdempotencyError as exc:
             raise call.annotate(exc) from exc.__cause__
         step = call.on_claim(claim, time.monotonic())
@@ -194,7 +213,7 @@ async def run_async(
     token = step.token
     lease = task_renewer(store).hold(call.key, token, policy.lease_ms) if policy.heartbeat else None
     try:
-        value = await func(*args, **kwargs)
+        value = await _run_async(call, func, args, kwargs)
     except BaseException as exc:
         if lease:
             lease.end()

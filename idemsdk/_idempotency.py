@@ -234,6 +234,26 @@ class Idempotency(_Decorates):
         return lambda: self
 
 
+def make_policy(idem: Idempotency, s: IdempotentSettings, result_type: ResultType) -> Policy:
+    """The policy of calls with settings ``s`` through ``idem``: its defaults filled in."""
+    ttl = idem.ttl if s.ttl is None else s.ttl
+    lease = idem.lease if s.lease is None else s.lease
+    if ttl < lease:
+        raise ConfigurationError(f"ttl ({ttl}s) must be at least the lease ({lease}s)")
+    return Policy(
+        ttl_ms=max(round(ttl * 1000), 1),
+        lease_ms=max(round(lease * 1000), 1),
+        heartbeat=s.heartbeat,
+        on_in_progress=s.on_in_progress,
+        wait_timeout=lease if s.wait_timeout is None else s.wait_timeout,
+        cache_errors=s.cache_errors,
+        on_store_error=idem.on_store_error,
+        codec=idem.codec,
+        result_type=result_type,
+        max_result_bytes=idem.max_result_bytes,
+    )
+
+
 class _Plan(Generic[P, R]):
     """Per decorated function: how a call's arguments become a key, and its policy."""
 
@@ -294,23 +314,7 @@ class _Plan(Generic[P, R]):
                 f"{self.settings.scope} is {kind} function but {type(idem.store).__name__} "
                 f"does not implement {wanted.__name__}; use {stores}"
             )
-        s = self.settings
-        ttl = idem.ttl if s.ttl is None else s.ttl
-        lease = idem.lease if s.lease is None else s.lease
-        if ttl < lease:
-            raise ConfigurationError(f"ttl ({ttl}s) must be at least the lease ({lease}s)")
-        policy = Policy(
-            ttl_ms=max(round(ttl * 1000), 1),
-            lease_ms=max(round(lease * 1000), 1),
-            heartbeat=s.heartbeat,
-            on_in_progress=s.on_in_progress,
-            wait_timeout=lease if s.wait_timeout is None else s.wait_timeout,
-            cache_errors=s.cache_errors,
-            on_store_error=idem.on_store_error,
-            codec=idem.codec,
-            result_type=self.result_type,
-            max_result_bytes=idem.max_result_bytes,
-        )
+        policy = make_policy(idem, self.settings, self.result_type)
         with self._lock:
             self._policies[id(idem)] = (idem, policy)
         return policy
@@ -381,6 +385,26 @@ def _decorate(
     wrapper.settings = plan.settings
     wrapper.key_for = key_for
     return cast(IdempotentFunction[P, R], wrapper)
+
+
+def run_call_sync(idem: Idempotency, call: Call, func: Callable[..., R], *args: Any) -> R:
+    """Run an already identified call (the HTTP middleware's) through ``idem``, observed."""
+    live = idem.telemetry.live()
+    if live is None:
+        return run_sync(call, cast(Store, idem.store), func, args, {})
+    with live.observe(call.tenant, call.scope) as seen:
+        return run_sync(seen.bind(call), live.store(idem.store), func, args, {})
+
+
+async def run_call_async(
+    idem: Idempotency, call: Call, func: Callable[..., Awaitable[R]], *args: Any
+) -> R:
+    """The async twin of :func:`run_call_sync`."""
+    live = idem.telemetry.live()
+    if live is None:
+        return await run_async(call, cast(AsyncStore, idem.store), func, args, {})
+    with live.observe(call.tenant, call.scope) as seen:
+        return await run_async(seen.bind(call), live.store(idem.store), func, args, {})
 
 
 # The module-level default: decorators resolve it at call time, so ``configure()`` at

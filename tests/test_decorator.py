@@ -251,6 +251,7 @@ def test_public_api_is_exactly_the_curated_names() -> None:
         "StoreUnavailable",
         "LeaseLost",
         "InvalidKey",
+        "current_key",
     }
     assert required <= set(idemsdk.__all__)
     assert sorted(idemsdk.__all__) == idemsdk.__all__
@@ -258,7 +259,8 @@ def test_public_api_is_exactly_the_curated_names() -> None:
         assert getattr(idemsdk, name) is not None
     names = {n for n in dir(idemsdk) if not n.startswith("_")}
     modules = {n for n in names if isinstance(getattr(idemsdk, n), types.ModuleType)}
-    assert modules <= {"testing", "v1"}  # public submodules, imported by these tests
+    # Public submodules, imported by these tests.
+    assert modules <= {"client", "http", "testing", "v1"}
     assert names - modules == set(idemsdk.__all__) - {"__version__"}
     assert idemsdk.testing.__all__ == ["FakeClock", "RedisServer", "free_port"]
     for name in idemsdk.__all__:
