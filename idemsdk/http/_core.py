@@ -241,14 +241,14 @@ class Guard:
             raise Unstored(response)
         return response
 
-    def reply(self, call: Call, response: StoredResponse) -> Reply:
-        """What to send after a run: the response as stored, marked if it is a replay, or
-        marked unstored if the store was down and the app ran unprotected."""
-        if call.bypassed:
-            return unstored(response)
-        if call.executed:
-            return Reply(response.status, response.headers, response.body)
-        return Reply(response.status, [*response.headers, REPLAYED], response.body)
+    def reply(self, call: Call, stored: StoredResponse, made: StoredResponse | None) -> Reply:
+        """What to send after a run: what the app ``made``, if it ran (marked unstored if
+        the store was down), else the ``stored`` response, marked as a replay."""
+        if made is not None and call.bypassed:
+            return unstored(made)
+        if made is not None:  # cookies and all: only the stored copy leaves them out
+            return Reply(made.status, made.headers, made.body)
+        return Reply(stored.status, [*stored.headers, REPLAYED], stored.body)
 
     def refusal(self, exc: IdempotencyError) -> Reply:
         """The problem response for an error the protocol raised instead of running the app."""

@@ -197,4 +197,4 @@ class IdempotencyMiddleware:
                 return
             await _send_reply(send, guard.refusal(exc))
             return
-        await _send_reply(send, guard.reply(identified, response))
+        await _send_reply(send, guard.reply(identified, response, run.response))

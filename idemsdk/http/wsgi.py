@@ -182,7 +182,7 @@ class WSGIIdempotencyMiddleware:
             if isinstance(exc, LeaseLost) and run.response is not None:
                 return _reply(start_response, unstored(run.response))
             return _reply(start_response, guard.refusal(exc))
-        return _reply(start_response, guard.reply(identified, response))
+        return _reply(start_response, guard.reply(identified, response, run.response))
 
 
 #: The name the issue gives both middlewares; this module's is the WSGI one.
