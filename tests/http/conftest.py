@@ -54,13 +54,12 @@ class Site:
 
     def request(self, method: str, path: str, **options: Any) -> httpx.Response:
         """One request; the app's exceptions propagate, as httpx's transports do."""
+        response: httpx.Response
         if self._loop is None:
-            response: httpx.Response = self._client.request(method, path, **options)
-            return response
-        coroutine = self._client.request(method, path, **options)
-        response: httpx.Response = asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(
-            30
-        )
+            response = self._client.request(method, path, **options)
+        else:
+            coroutine = self._client.request(method, path, **options)
+            response = asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
         return response
 
     def post(self, path: str, **options: Any) -> httpx.Response:
