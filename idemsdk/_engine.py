@@ -24,7 +24,7 @@ from ._framing import decode_body, encode_body
 from ._record import ClaimResult, Record, Status
 from ._results import ResultType
 
-__all__ = ["Call", "Execute", "Policy", "Replay", "Wait"]
+__all__ = ["Call", "Execute", "Policy", "Release", "Replay", "Wait"]
 
 OnInProgress = Literal["raise", "wait"]
 OnStoreError = Literal["raise", "execute"]
@@ -35,6 +35,14 @@ _FIRST_POLL = 0.01
 _MAX_POLL = 0.5
 # The hint a busy duplicate gets: the owner's remaining lease is only an upper bound.
 _MAX_RETRY_AFTER = 1.0
+
+
+class Release(Exception):
+    """Raised by a run to end it with nothing stored and no error: the claim is released.
+
+    The HTTP middleware raises it for responses it passes on without storing (a 5xx, a
+    stream); the run happened, so telemetry reports it executed, and not as a failure.
+    """
 
 
 @dataclass(slots=True)

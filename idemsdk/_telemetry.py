@@ -23,6 +23,7 @@ from opentelemetry import context, metrics, trace
 from opentelemetry.metrics import _internal as _metrics_globals
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from ._engine import Release
 from ._errors import LeaseLost, PayloadMismatch, RequestInProgress, StoreUnavailable
 from ._traced import Instruments, TracedStore
 from ._version import __version__
@@ -293,7 +294,7 @@ class Observation:
                 origin = _origin_context(call.origin)
                 if origin is not None:
                     span.add_link(origin)
-        if exc is not None:
+        if exc is not None and not isinstance(exc, Release):
             attributes["error.type"] = error = type(exc).__qualname__
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, error))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, cast
 
+from .._engine import Release
 from .._errors import ConfigurationError, IdempotencyError, LeaseLost
 from .._idempotency import Idempotency, run_call_sync
 from .._store import Store
@@ -73,7 +74,7 @@ def _read_body(environ: Environ, limit: int) -> bytes:
     return b""  # PEP 3333: no length, no body
 
 
-class _Streamed(Exception):
+class _Streamed(Release):
     """The app answered with a stream: pass it through, unstored."""
 
     def __init__(self, status: str, headers: list[tuple[str, str]], body: Iterable[bytes]):

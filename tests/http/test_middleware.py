@@ -9,13 +9,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
+from opentelemetry.trace import StatusCode
 
-from idemsdk import Idempotency, RedisStore
+from idemsdk import Idempotency, MemoryStore, RedisStore
 from idemsdk.http import HttpRequest, WSGIIdempotencyMiddleware
 from idemsdk.testing import free_port
 
-from .apps import BIG
+from ..telemetry.otel import Otel
+from .apps import BIG, Service, flask_app
 from .conftest import Site
 
 ORDER = {"sku": "SKU-1", "qty": 2}
@@ -220,18 +223,34 @@ def test_a_tenant_outside_the_key_alphabet_is_refused_not_stored(site: Site) -> 
 
 @pytest.mark.redis
 def test_an_unreachable_store_is_503_and_the_app_does_not_run() -> None:
-    from .apps import Service, flask_app
-
     store = RedisStore.from_url(
         f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2, socket_timeout=0.2
     )
     service = Service()
     app = flask_app(service)
     app.wsgi_app = WSGIIdempotencyMiddleware(app.wsgi_app, Idempotency(store))  # type: ignore[method-assign]
-    import httpx
-
     client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://test")
     response = client.post("/orders", json=ORDER, headers=key("k-19"))
     assert problem_of(response, 503, "store-unavailable")
     assert response.headers["retry-after"] == "1"
     assert service.runs["orders"] == 0
+
+
+def test_each_request_is_a_call_span_and_an_unstored_response_is_no_error() -> None:
+    otel = Otel()
+    try:
+        service = Service()
+        app = flask_app(service)
+        idem = otel.idem(MemoryStore())
+        app.wsgi_app = WSGIIdempotencyMiddleware(app.wsgi_app, idem)  # type: ignore[method-assign]
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as client:
+            client.post("/orders", json=ORDER, headers=key("k-20"))
+            client.post("/orders", json=ORDER, headers=key("k-20"))
+            client.post("/stream", json=ORDER, headers=key("k-21"))
+        calls = [span for span in otel.spans() if span.name == "idempotency http"]
+        outcomes = [span.attributes["idempotency.outcome"] for span in calls if span.attributes]
+        assert outcomes == ["executed", "replayed", "executed"]
+        # A stream passed through unstored released its key: an outcome, not a failure.
+        assert [span.status.status_code for span in calls] == [StatusCode.UNSET] * 3
+    finally:
+        otel.shutdown()
