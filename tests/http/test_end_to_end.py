@@ -1,6 +1,6 @@
 """Both ends for real: idemsdk's httpx client against the example services on real servers.
 
-The Starlette example runs on uvicorn, the Flask example on werkzeug, each on a free
+The Starlette and FastAPI examples run on uvicorn, the Flask example on werkzeug, each on a free
 loopback port, both on a real Redis. In front of each, a wrapper processes the first order
 completely (the handler runs, the middleware stores the response) and then answers too late:
 the client times out, retries with the same key, and must get the original response while
@@ -126,15 +126,15 @@ def retrying_client(base_url: str) -> httpx.Client:
     return httpx.Client(transport=transport, base_url=base_url, timeout=TIMEOUT)
 
 
-@pytest.fixture(params=["starlette", "flask"])
+@pytest.fixture(params=["starlette", "fastapi", "flask"])
 def service(
     request: pytest.FixtureRequest, redis_url: str, prefix: str
 ) -> Iterator[tuple[str, FirstAnswerLate]]:
     """An example service behind its middleware on a real server, its first answer late."""
     late = FirstAnswerLate()
-    if request.param == "starlette":
+    if request.param != "flask":
         idem = Idempotency(AsyncRedisStore.from_url(redis_url), tenant="shop", prefix=prefix)
-        with serve_asgi(late.asgi(example("starlette_app").build(idem))) as url:
+        with serve_asgi(late.asgi(example(f"{request.param}_app").build(idem))) as url:
             yield url, late
     else:
         idem = Idempotency(RedisStore.from_url(redis_url), tenant="shop", prefix=prefix)
