@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import orjson
 
@@ -39,6 +39,7 @@ __all__ = [
     "HEADER",
     "Guard",
     "HttpRequest",
+    "Middleware",
     "Reply",
     "StoredResponse",
     "Unstored",
@@ -284,6 +285,57 @@ class Guard:
                 "the request ran past its lease and another request took over",
             )
         return problem(500, "idempotency-error", "Idempotency error", exc.message)
+
+
+App = TypeVar("App")
+
+
+class Middleware(Generic[App]):
+    """What both middlewares share: their options, checked once, and their Guard.
+
+    ``methods`` are the guarded methods (POST and PATCH by default); ``required`` makes a
+    missing key a 400; ``fingerprint_headers`` join the body in the fingerprint;
+    ``tenant_from`` picks the tenant from the request (by default the instance's);
+    ``route_from`` names the route (by default the path); ``scope`` is the scope part of the
+    store keys; ``store_server_errors`` keeps 5xx responses instead of releasing the key;
+    ``max_body_bytes`` bounds the request body read and the response body stored.
+    """
+
+    #: The store protocol this kind of app needs, and what to tell a user who has another.
+    _store: ClassVar[type]
+    _stores: ClassVar[str]
+
+    def __init__(
+        self,
+        app: App,
+        idempotency: Idempotency,
+        *,
+        methods: Iterable[str] = ("POST", "PATCH"),
+        required: bool = False,
+        fingerprint_headers: Iterable[str] = (),
+        tenant_from: Callable[[HttpRequest], str] | None = None,
+        route_from: Callable[[HttpRequest], str] | None = None,
+        scope: str = "http",
+        store_server_errors: bool = False,
+        max_body_bytes: int = 1 << 20,
+    ) -> None:
+        if not isinstance(idempotency.store, self._store):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs {self._stores}, "
+                f"not {type(idempotency.store).__name__}"
+            )
+        self.app = app
+        self.guard = Guard(
+            idempotency,
+            frozenset(methods),
+            required,
+            tuple(fingerprint_headers),
+            tenant_from,
+            route_from,
+            scope,
+            store_server_errors,
+            max_body_bytes,
+        )
 
 
 def unstored(response: StoredResponse) -> Reply:

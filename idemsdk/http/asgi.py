@@ -13,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from .._errors import ConfigurationError, IdempotencyError, LeaseLost
-from .._idempotency import Idempotency, run_call_async
+from .._errors import IdempotencyError, LeaseLost
+from .._idempotency import run_call_async
 from .._store import AsyncStore
-from ._core import NOT_STORED, Guard, HttpRequest, Reply, StoredResponse, Unstored, unstored
+from ._core import (
+    NOT_STORED,
+    Guard,
+    HttpRequest,
+    Middleware,
+    Reply,
+    StoredResponse,
+    Unstored,
+    unstored,
+)
 
 __all__ = ["IdempotencyMiddleware"]
 
@@ -124,48 +133,15 @@ class _Run:
         return self._guard.keep(self._start["status"], headers, body)
 
 
-class IdempotencyMiddleware:
+class IdempotencyMiddleware(Middleware[ASGIApp]):
     """Claims each guarded request's ``Idempotency-Key`` and replays the stored response.
 
-    ``methods`` are the guarded methods (POST and PATCH by default); ``required`` makes a
-    missing key a 400; ``fingerprint_headers`` join the body in the fingerprint;
-    ``tenant_from`` picks the tenant from the request (by default the instance's);
-    ``route_from`` names the route (by default the path); ``store_server_errors`` keeps 5xx
-    responses instead of releasing the key; ``max_body_bytes`` bounds the request body read
-    and the response body stored.
+    Takes the app, the :class:`~idemsdk.Idempotency` to run requests through (on an async
+    store), and the options of :class:`idemsdk.http._core.Middleware`.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        idempotency: Idempotency,
-        *,
-        methods: Iterable[str] = ("POST", "PATCH"),
-        required: bool = False,
-        fingerprint_headers: Iterable[str] = (),
-        tenant_from: Callable[[HttpRequest], str] | None = None,
-        route_from: Callable[[HttpRequest], str] | None = None,
-        scope: str = "http",
-        store_server_errors: bool = False,
-        max_body_bytes: int = 1 << 20,
-    ) -> None:
-        if not isinstance(idempotency.store, AsyncStore):
-            raise ConfigurationError(
-                f"the ASGI middleware needs an async store (AsyncRedisStore or MemoryStore), "
-                f"not {type(idempotency.store).__name__}"
-            )
-        self.app = app
-        self.guard = Guard(
-            idempotency,
-            frozenset(methods),
-            required,
-            tuple(fingerprint_headers),
-            tenant_from,
-            route_from,
-            scope,
-            store_server_errors,
-            max_body_bytes,
-        )
+    _store = AsyncStore
+    _stores = "an async store (AsyncRedisStore or MemoryStore)"
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         guard = self.guard

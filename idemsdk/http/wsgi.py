@@ -16,10 +16,19 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from .._engine import Release
-from .._errors import ConfigurationError, IdempotencyError, LeaseLost
-from .._idempotency import Idempotency, run_call_sync
+from .._errors import IdempotencyError, LeaseLost
+from .._idempotency import run_call_sync
 from .._store import Store
-from ._core import NOT_STORED, Guard, HttpRequest, Reply, StoredResponse, Unstored, unstored
+from ._core import (
+    NOT_STORED,
+    Guard,
+    HttpRequest,
+    Middleware,
+    Reply,
+    StoredResponse,
+    Unstored,
+    unstored,
+)
 
 __all__ = ["IdempotencyMiddleware", "WSGIIdempotencyMiddleware"]
 
@@ -120,40 +129,11 @@ class _Run:
         return self._guard.keep(status, self._headers, body)
 
 
-class WSGIIdempotencyMiddleware:
-    """The WSGI twin of :class:`idemsdk.http.IdempotencyMiddleware`; the same options."""
+class WSGIIdempotencyMiddleware(Middleware[WSGIApp]):
+    """The WSGI twin of :class:`idemsdk.http.IdempotencyMiddleware` (on a sync store)."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        idempotency: Idempotency,
-        *,
-        methods: Iterable[str] = ("POST", "PATCH"),
-        required: bool = False,
-        fingerprint_headers: Iterable[str] = (),
-        tenant_from: Callable[[HttpRequest], str] | None = None,
-        route_from: Callable[[HttpRequest], str] | None = None,
-        scope: str = "http",
-        store_server_errors: bool = False,
-        max_body_bytes: int = 1 << 20,
-    ) -> None:
-        if not isinstance(idempotency.store, Store):
-            raise ConfigurationError(
-                f"the WSGI middleware needs a sync store (RedisStore or MemoryStore), "
-                f"not {type(idempotency.store).__name__}"
-            )
-        self.app = app
-        self.guard = Guard(
-            idempotency,
-            frozenset(methods),
-            required,
-            tuple(fingerprint_headers),
-            tenant_from,
-            route_from,
-            scope,
-            store_server_errors,
-            max_body_bytes,
-        )
+    _store = Store
+    _stores = "a sync store (RedisStore or MemoryStore)"
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
