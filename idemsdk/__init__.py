@@ -4,6 +4,7 @@ The first call with a key runs and its result is stored; every duplicate, from a
 process or machine, gets the stored result back without running again.
 """
 
+from ._breaker import CircuitBreaker
 from ._canonical import canonicalize
 from ._codecs import Codec, JsonCodec, ProtobufCodec
 from ._errors import (
@@ -40,6 +41,7 @@ __all__ = [
     "AsyncRedisStore",
     "AsyncStore",
     "CanonicalizationError",
+    "CircuitBreaker",
     "ClaimResult",
     "Codec",
     "ConfigurationError",

@@ -14,6 +14,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from ._binding import ArgBinder, drop_paths, resolve_path
+from ._breaker import CircuitBreaker, default_breaker
 from ._canonical import canonicalize
 from ._codecs import Codec, resolve_codec
 from ._drivers import run_async, run_sync
@@ -185,7 +186,10 @@ class Idempotency(_Decorates):
     ``on_store_error`` is ``"raise"`` (the function does not run without protection) or
     ``"execute"`` (it runs unprotected, with a warning). Spans and metrics go to
     ``tracer_provider`` and ``meter_provider``, by default OpenTelemetry's global ones;
-    ``telemetry=False`` switches them and the per-call DEBUG log off.
+    ``telemetry=False`` switches them and the per-call DEBUG log off. ``circuit_breaker``
+    makes calls fail fast while the store is down: by default one breaker per store, shared
+    by the instances on it; pass a :class:`CircuitBreaker` to tune it, or False for none
+    (a ``MemoryStore`` never has one: it cannot be down).
     """
 
     def __init__(
@@ -203,6 +207,7 @@ class Idempotency(_Decorates):
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         telemetry: bool = True,
+        circuit_breaker: CircuitBreaker | bool = True,
     ) -> None:
         self.store: Store | AsyncStore = MemoryStore() if store is None else store
         if not isinstance(self.store, (Store, AsyncStore)):
@@ -226,6 +231,11 @@ class Idempotency(_Decorates):
             )
         self.max_result_bytes = max_result_bytes
         self.telemetry = Telemetry(tracer_provider, meter_provider, enabled=telemetry)
+        self.circuit_breaker = _breaker_for(self.store, circuit_breaker)
+        # What calls go through: the store, behind its breaker when it has one.
+        self._store: Any = (
+            self.store if self.circuit_breaker is None else self.circuit_breaker.wrap(self.store)
+        )
 
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, tenant={self.tenant!r}, prefix={self.prefix!r})"
@@ -252,6 +262,16 @@ def make_policy(idem: Idempotency, s: IdempotentSettings, result_type: ResultTyp
         result_type=result_type,
         max_result_bytes=idem.max_result_bytes,
     )
+
+
+def _breaker_for(store: object, setting: CircuitBreaker | bool) -> CircuitBreaker | None:
+    if isinstance(setting, CircuitBreaker):
+        return setting
+    if setting is True:
+        return None if isinstance(store, MemoryStore) else default_breaker(store)
+    if setting is False:
+        return None
+    raise ConfigurationError(f"circuit_breaker must be a CircuitBreaker or a bool, not {setting!r}")
 
 
 class _Plan(Generic[P, R]):
@@ -362,10 +382,10 @@ def _decorate(
             live = idem.telemetry.live()
             if live is None:
                 call = plan.call(idem, args, kwargs)
-                return await run_async(call, cast(AsyncStore, idem.store), afunc, args, kwargs)
+                return await run_async(call, idem._store, afunc, args, kwargs)
             with live.observe(idem.tenant, plan.settings.scope) as seen:
                 call = seen.bind(plan.call(idem, args, kwargs))
-                return await run_async(call, live.store(idem.store), afunc, args, kwargs)
+                return await run_async(call, live.store(idem._store), afunc, args, kwargs)
 
         wrapper: Any = async_wrapper
     else:
@@ -376,10 +396,10 @@ def _decorate(
             live = idem.telemetry.live()
             if live is None:
                 call = plan.call(idem, args, kwargs)
-                return run_sync(call, cast(Store, idem.store), func, args, kwargs)
+                return run_sync(call, idem._store, func, args, kwargs)
             with live.observe(idem.tenant, plan.settings.scope) as seen:
                 call = seen.bind(plan.call(idem, args, kwargs))
-                return run_sync(call, live.store(idem.store), func, args, kwargs)
+                return run_sync(call, live.store(idem._store), func, args, kwargs)
 
         wrapper = sync_wrapper
     wrapper.settings = plan.settings
@@ -391,9 +411,9 @@ def run_call_sync(idem: Idempotency, call: Call, func: Callable[..., R], *args: 
     """Run an already identified call (the HTTP middleware's) through ``idem``, observed."""
     live = idem.telemetry.live()
     if live is None:
-        return run_sync(call, cast(Store, idem.store), func, args, {})
+        return run_sync(call, idem._store, func, args, {})
     with live.observe(call.tenant, call.scope) as seen:
-        return run_sync(seen.bind(call), live.store(idem.store), func, args, {})
+        return run_sync(seen.bind(call), live.store(idem._store), func, args, {})
 
 
 async def run_call_async(
@@ -402,9 +422,9 @@ async def run_call_async(
     """The async twin of :func:`run_call_sync`."""
     live = idem.telemetry.live()
     if live is None:
-        return await run_async(call, cast(AsyncStore, idem.store), func, args, {})
+        return await run_async(call, idem._store, func, args, {})
     with live.observe(call.tenant, call.scope) as seen:
-        return await run_async(seen.bind(call), live.store(idem.store), func, args, {})
+        return await run_async(seen.bind(call), live.store(idem._store), func, args, {})
 
 
 # The module-level default: decorators resolve it at call time, so ``configure()`` at
