@@ -1,0 +1,144 @@
+"""A load test: worker processes calling one idempotent function, a share of them duplicates.
+
+    python -m benchmarks.load [--url URL] [--processes N] [--calls N] [--duplicates 0.3]
+
+Every worker process calls a decorated function on ``RedisStore.from_url(URL)`` (a cluster
+URL works the same way). Each call uses a fresh key or, with probability ``--duplicates``,
+the key of an earlier call of any worker (which may still be running: duplicates wait for
+it, ``on_in_progress="wait"``). The function's side effect is an ``HINCRBY`` on a counter
+per key, outside idemsdk's records, so double executions are counted from Redis itself at
+the end: any key run more than once. The figures: throughput over all workers, p50 and p99
+latency per call, and the double executions, which must be zero.
+
+Redis is ``--url``, else ``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a
+``redis-server`` started here on a free loopback port and stopped by its pid afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis
+
+from benchmarks.overhead import redis_server
+from idemsdk import Idempotency, RedisStore
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One worker's share of the run."""
+
+    url: str
+    prefix: str
+    worker: int
+    workers: int
+    calls: int
+    duplicates: float
+    seed: int
+
+
+def work(job: Job) -> list[float]:
+    """Run one worker's calls; return each call's latency in seconds."""
+    store = RedisStore.from_url(job.url)
+    counter = redis.Redis.from_url(job.url) if "cluster" not in job.url else store.client
+    runs_key = f"{job.prefix}:runs"
+    idem = Idempotency(store, tenant="load", prefix=job.prefix)
+
+    @idem.idempotent(scope="charge", on_in_progress="wait", wait_timeout=30)
+    def charge(order_id: str) -> str:
+        counter.hincrby(runs_key, order_id, 1)  # the side effect: counted outside idemsdk
+        return f"charged {order_id}"
+
+    draw = random.Random(job.seed)
+    latencies = []
+    for call in range(job.calls):
+        if call and draw.random() < job.duplicates:  # a key some worker used (or will)
+            order = f"{draw.randrange(job.workers)}-{draw.randrange(call)}"
+        else:
+            order = f"{job.worker}-{call}"
+        began = time.perf_counter()
+        assert charge(order) == f"charged {order}"
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one run measured."""
+
+    calls: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    executions: int
+    double_executions: int
+
+    def row(self, label: str) -> str:
+        """The result as a Markdown table row."""
+        rate = self.calls / self.seconds
+        return (
+            f"| {label} | {self.calls} | {rate:,.0f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} "
+            f"| {self.executions} | {self.double_executions} |"
+        )
+
+
+def run(url: str, processes: int, calls: int, duplicates: float) -> Result:
+    """All workers at once, from spawned processes; the counters read back and deleted."""
+    prefix = f"load{uuid.uuid4().hex[:8]}"
+    jobs = [
+        Job(url, prefix, worker, processes, calls, duplicates, seed=worker)
+        for worker in range(processes)
+    ]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        began = time.perf_counter()
+        latencies = [value for values in pool.map(work, jobs) for value in values]
+        seconds = time.perf_counter() - began
+    client = redis.RedisCluster.from_url(url) if "cluster" in url else redis.Redis.from_url(url)
+    try:
+        runs = {key: int(value) for key, value in client.hgetall(f"{prefix}:runs").items()}
+        keys = [f"{prefix}:runs", *(key for key in client.scan_iter(f"{prefix}:*"))]
+        for key in keys:
+            client.delete(key)
+    finally:
+        client.close()
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(
+        calls=len(latencies),
+        seconds=seconds,
+        p50_ms=cuts[49] * 1000,
+        p99_ms=cuts[98] * 1000,
+        executions=len(runs),
+        double_executions=sum(1 for count in runs.values() if count > 1),
+    )
+
+
+HEADER = [
+    "| target | calls | calls/s | p50 ms | p99 ms | executions | double executions |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the load test and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="redis:// URL (or a cluster URL); default: see above")
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per process")
+    parser.add_argument("--duplicates", type=float, default=0.3, help="share of duplicates")
+    args = parser.parse_args(argv)
+    with redis_server(args.url) as url:
+        result = run(url, args.processes, args.calls, args.duplicates)
+    print("\n".join([*HEADER, result.row(url.split("@")[-1])]))
+    if result.double_executions:
+        raise SystemExit(f"{result.double_executions} keys ran more than once")
+
+
+if __name__ == "__main__":
+    main()

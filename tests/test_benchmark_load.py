@@ -1,0 +1,20 @@
+"""Smoke test of ``benchmarks/load.py`` on the real Redis: its counts, not its speed."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import load
+
+pytestmark = pytest.mark.redis
+
+
+def test_a_small_load_run_counts_every_key_once(redis_url: str) -> None:
+    result = load.run(redis_url, processes=2, calls=60, duplicates=0.5)
+    assert result.calls == 120
+    assert result.double_executions == 0
+    # Half the calls reuse a key: fewer keys ran than calls were made, and at least the
+    # fresh ones ran (a duplicate may name a key its worker has not reached yet).
+    assert 0 < result.executions < result.calls
+    assert 0 < result.p50_ms <= result.p99_ms
+    assert result.row("x").startswith("| x | 120 |")
