@@ -2,6 +2,8 @@
 
 Replies are parsed by pure functions shared by both drivers; each driver only sends the
 script and maps redis-py's errors onto ours, so callers never import ``redis`` to catch them.
+Standalone and Cluster clients are driven alike: every script names its one key, so the
+cluster client sends it to the primary that owns the key's slot and follows MOVED and ASK.
 """
 
 from __future__ import annotations
@@ -11,13 +13,25 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._errors import ConfigurationError, RecordCorrupted, StoreError, StoreUnavailable
 from ._lua import CLAIM, COMPLETE, RELEASE, RENEW, Script
 from ._record import ClaimResult, Status
+from ._redis_url import ClusterURL, parse_cluster_url
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
@@ -25,6 +39,9 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 #: in seconds, not hang it. Pass your own values to override.
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_SOCKET_TIMEOUT = 5.0
+
+#: Everything redis-py raises; its cluster client raises some that are not RedisErrors.
+_CLIENT_ERRORS = (RedisError, RedisClusterException)
 
 
 _STATUS = {status.value.encode(): status for status in Status}
@@ -75,13 +92,58 @@ def _client_attributes(client: Any) -> dict[str, str | int]:
     return attributes
 
 
-def _ours(exc: RedisError, script: Script) -> StoreError:
+def _with_timeouts(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with our default timeouts where the caller gave none."""
+    kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+    return kwargs
+
+
+def _cluster_unavailable(exc: Exception) -> str | None:
+    """What a Redis Cluster error means for the call, or None if it is not one.
+
+    All of them are transient (a failover, a slot moving) or a client that cannot find the
+    key's primary: the script did not run, so the call did not either.
+    """
+    if isinstance(exc, ClusterDownError):  # CLUSTERDOWN, MASTERDOWN
+        return "the cluster, or the key's shard, is down"
+    if isinstance(exc, TryAgainError):
+        return "the key's slot is being migrated and retries ran out"
+    if isinstance(exc, AskError):  # MOVED too; seen when the client is not a cluster client
+        return "redirected to another node (is this a cluster? connect with redis+cluster://)"
+    if isinstance(exc, ClusterError):  # "TTL exhausted": too many redirections or retries
+        return "retries and MOVED/ASK redirections ran out"
+    if isinstance(exc, RedisClusterException):  # no node answers, slot not covered
+        return "no node could be reached or serve the key's slot"
+    return None
+
+
+def _ours(exc: Exception, script: Script) -> StoreError:
     """Our error for a redis-py error, so callers never import redis to catch it."""
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return StoreUnavailable(f"Redis unreachable during {script.name}: {exc}")
+    cluster = _cluster_unavailable(exc)
+    if cluster is not None:
+        return StoreUnavailable(
+            f"Redis Cluster unavailable during {script.name}: {cluster} "
+            f"({type(exc).__name__}: {exc})"
+        )
     if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
         return RecordCorrupted(f"the key does not hold an idemsdk record: {exc}")
     return StoreError(f"Redis failed during {script.name}: {exc}")
+
+
+def _sync_node(host: str, port: int) -> redis.cluster.ClusterNode:
+    return redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+
+
+def _no_cluster(cluster: ClusterURL, exc: Exception) -> StoreError | ConfigurationError:
+    """Our error when no cluster client could be made: no seed answered, or not as a cluster."""
+    nodes = ",".join(f"{host}:{port}" for host, port in cluster.nodes)
+    unreachable = (RedisConnectionError, RedisTimeoutError)
+    if isinstance(exc, unreachable) or isinstance(exc.__cause__, unreachable):
+        return StoreUnavailable(f"no Redis Cluster node of {nodes} answered: {exc}")
+    return ConfigurationError(f"cannot use {nodes} as a Redis Cluster: {exc}")
 
 
 class RedisStore:
@@ -97,10 +159,23 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
-        """Connect to ``redis://`` / ``rediss://`` / ``unix://`` with safe timeouts."""
-        kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
-        return cls(redis.Redis.from_url(url, **kwargs))
+        """Connect to ``redis://``, ``rediss://``, ``unix://``, or a cluster, with safe timeouts.
+
+        A cluster URL (``redis+cluster://host:port[,host:port...]/``) makes a
+        ``redis.RedisCluster``, which asks a seed node for the slot map at once: if none
+        answers, this raises :class:`~idemsdk.StoreUnavailable`.
+        """
+        cluster = parse_cluster_url(url)
+        if cluster is None:
+            return cls(redis.Redis.from_url(url, **_with_timeouts(kwargs)))
+        seeds = [_sync_node(host, port) for host, port in cluster.nodes[1:]]
+        try:
+            client = redis.RedisCluster.from_url(
+                cluster.node_url, startup_nodes=seeds, **_with_timeouts(kwargs)
+            )
+        except _CLIENT_ERRORS as exc:
+            raise _no_cluster(cluster, exc) from exc
+        return cls(client)
 
     def telemetry_attributes(self) -> dict[str, str | int]:
         """What OpenTelemetry spans say about this store (system, server, database index)."""
@@ -111,10 +186,12 @@ class RedisStore:
             try:
                 return self.client.evalsha(script.sha, 1, key, *args)
             except NoScriptError:
-                # A restarted or failed-over server forgets scripts: load once and go on.
-                self.client.script_load(script.source)
-                return self.client.evalsha(script.sha, 1, key, *args)
-        except RedisError as exc:
+                # The server that owns the key forgot the script (a restart, a failover, a
+                # node the slot just moved to). EVAL is routed by the key like EVALSHA, so
+                # it runs there and leaves the script cached for the next EVALSHA; a
+                # SCRIPT LOAD would go to whichever nodes the client knows, not that one.
+                return self.client.eval(script.source, 1, key, *args)
+        except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
 
     def claim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
@@ -143,10 +220,27 @@ class AsyncRedisStore:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> AsyncRedisStore:
-        """Connect to ``redis://`` / ``rediss://`` / ``unix://`` with safe timeouts."""
-        kwargs.setdefault("socket_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        kwargs.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
-        return cls(redis.asyncio.Redis.from_url(url, **kwargs))
+        """Connect to ``redis://``, ``rediss://``, ``unix://``, or a cluster, with safe timeouts.
+
+        A cluster URL (``redis+cluster://host:port[,host:port...]/``) makes a
+        ``redis.asyncio.RedisCluster``; it asks a seed node for the slot map on first use,
+        and follows MOVED by updating the one slot (``reinitialize_steps=0``).
+        """
+        cluster = parse_cluster_url(url)
+        if cluster is None:
+            return cls(redis.asyncio.Redis.from_url(url, **_with_timeouts(kwargs)))
+        seeds = [redis.asyncio.cluster.ClusterNode(host, port) for host, port in cluster.nodes[1:]]
+        # By default redis-py's async cluster client reloads the slot map on every fifth
+        # MOVED by closing every connection, those other tasks are using too: mid-reshard,
+        # their scripts fail or are sent again. With 0 it updates the slot that moved.
+        kwargs.setdefault("reinitialize_steps", 0)
+        try:
+            client = redis.asyncio.RedisCluster.from_url(
+                cluster.node_url, startup_nodes=seeds, **_with_timeouts(kwargs)
+            )
+        except _CLIENT_ERRORS as exc:
+            raise _no_cluster(cluster, exc) from exc
+        return cls(client)
 
     def telemetry_attributes(self) -> dict[str, str | int]:
         """What OpenTelemetry spans say about this store (system, server, database index)."""
@@ -157,9 +251,8 @@ class AsyncRedisStore:
             try:
                 return await self.client.evalsha(script.sha, 1, key, *args)
             except NoScriptError:
-                await self.client.script_load(script.source)
-                return await self.client.evalsha(script.sha, 1, key, *args)
-        except RedisError as exc:
+                return await self.client.eval(script.source, 1, key, *args)
+        except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
 
     async def aclaim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:

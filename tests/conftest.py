@@ -1,22 +1,29 @@
-"""Shared fixtures: a real Redis for the tests that need one.
+"""Shared fixtures: a real Redis, and a real Redis Cluster, for the tests that need one.
 
 ``REDIS_URL`` names a server to use; otherwise a ``redis-server`` is started on a free
-loopback port for the session and stopped by its pid. Without either, Redis tests are
-skipped with the reason, unless ``IDEMSDK_REQUIRE_REDIS=1`` (CI), where they fail.
-Tests on a shared server touch only keys under their own unique prefix and delete them.
+loopback port for the session and stopped by its pid. The cluster is always our own:
+six ``redis-server`` processes (3 primaries, 3 replicas) on loopback, formed with
+``redis-cli --cluster create`` once per session, stopped by their pids; tests move its
+slots around. Without the binaries, Redis tests are skipped with the reason, unless
+``IDEMSDK_REQUIRE_REDIS=1`` (CI), where they fail.
+Tests touch only keys under their own unique prefix and delete them, on every primary.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import cast
 
 import pytest
 import redis
 
-from idemsdk.testing import RedisServer
+from idemsdk import RedisStore
+from idemsdk.testing import RedisClusterServer, RedisServer
 
 
 def unavailable(reason: str) -> None:
@@ -29,6 +36,11 @@ def unavailable(reason: str) -> None:
 def require_redis() -> bool:
     """True under CI, where a skipped Redis test is a failure."""
     return os.environ.get("IDEMSDK_REQUIRE_REDIS") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register our own markers (besides pyproject's ``redis`` and ``slow``)."""
+    config.addinivalue_line("markers", "cluster: needs a real Redis Cluster (started by a fixture)")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -67,6 +79,33 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
+@contextmanager
+def cluster_of(primaries: int, replicas: int) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of our own on loopback, stopped after; unavailable() if none can be."""
+    missing = [name for name in ("redis-server", "redis-cli") if shutil.which(name) is None]
+    if missing:
+        unavailable(f"{' and '.join(missing)} not installed, so no Redis Cluster")
+    try:
+        cluster = RedisClusterServer(primaries=primaries, replicas=replicas)
+    except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
+        unavailable(f"could not build a Redis Cluster: {exc}")
+        raise  # unreachable: unavailable() raised
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """``redis+cluster://`` URL of a Redis Cluster of our own: 3 primaries, 3 replicas."""
+    with cluster_of(primaries=3, replicas=1) as cluster:
+        yield cluster.url
+
+
+def cluster_client(url: str) -> redis.RedisCluster:
+    """A sync client on the cluster at a ``redis+cluster://`` URL."""
+    return cast(redis.RedisCluster, RedisStore.from_url(url).client)
+
+
 @pytest.fixture
 def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
     """A key prefix unique to this test; its keys are deleted afterwards on real servers."""
@@ -78,6 +117,18 @@ def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+    if "redis_cluster_url" in request.fixturenames:
+        delete_cluster_keys(request.getfixturevalue("redis_cluster_url"), f"{value}:*")
+
+
+def delete_cluster_keys(url: str, pattern: str) -> None:
+    """Delete the keys matching ``pattern`` on every primary of the cluster at ``url``."""
+    cluster = cluster_client(url)
+    # SCAN answers for one node: redis-py runs it on each primary and chains the cursors.
+    keys = list(cluster.scan_iter(pattern, count=1000, target_nodes=cluster.PRIMARIES))
+    if keys:
+        cluster.delete(*keys)  # redis-py splits it into one DEL per slot
+    cluster.close()
 
 
 @pytest.fixture

@@ -262,7 +262,12 @@ def test_public_api_is_exactly_the_curated_names() -> None:
     # Public submodules, imported by these tests.
     assert modules <= {"client", "http", "testing", "v1"}
     assert names - modules == set(idemsdk.__all__) - {"__version__"}
-    assert idemsdk.testing.__all__ == ["FakeClock", "RedisServer", "free_port"]
+    assert idemsdk.testing.__all__ == [
+        "FakeClock",
+        "RedisClusterServer",
+        "RedisServer",
+        "free_port",
+    ]
     for name in idemsdk.__all__:
         obj = getattr(idemsdk, name)
         if isinstance(obj, type) and issubclass(obj, Exception):

@@ -1,6 +1,7 @@
 """Code that runs in child processes spawned by the multi-process tests.
 
 It lives in an importable module because ``spawn`` children import their target by name.
+``url`` may name a standalone server or a cluster (``redis+cluster://``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
@@ -16,14 +18,28 @@ import redis
 from idemsdk import Idempotency, RedisStore
 
 
+def connect(url: str) -> redis.Redis | redis.RedisCluster:
+    """A sync client for ``url``: a cluster client for a cluster URL."""
+    return RedisStore.from_url(url).client
+
+
+def runs_of(client: redis.Redis | redis.RedisCluster, prefix: str, name: str) -> int:
+    """How many times ``job(name)`` has run."""
+    return int(client.scard(f"{prefix}:runs:{name}"))
+
+
 def make_job(url: str, prefix: str, *, hang: bool = False, lease: float = 30) -> Any:
     """The contended function: counts its executions in Redis, then returns who ran it."""
-    client = redis.Redis.from_url(url)
-    idem = Idempotency(RedisStore(client), prefix=prefix, lease=lease)
+    store = RedisStore.from_url(url)
+    client = store.client
+    idem = Idempotency(store, prefix=prefix, lease=lease)
 
     @idem.idempotent(scope="race", on_in_progress="wait", wait_timeout=60)
     def job(name: str) -> dict[str, Any]:
-        runs = client.incr(f"{prefix}:runs:{name}")
+        # A set of run ids, not INCR: a client that resends a command after a lost reply
+        # (redis-py does, on connection errors) must not count one run twice.
+        client.sadd(f"{prefix}:runs:{name}", uuid.uuid4().hex)
+        runs = runs_of(client, prefix, name)
         if hang:
             time.sleep(3600)  # until the test kills this process
         time.sleep(random.uniform(0.001, 0.005))  # widen the race window
@@ -34,7 +50,7 @@ def make_job(url: str, prefix: str, *, hang: bool = False, lease: float = 30) ->
 
 def rendezvous(url: str, prefix: str, parties: int, timeout: float = 120) -> None:
     """Wait until ``parties`` processes got here, so that none starts racing alone."""
-    client = redis.Redis.from_url(url)
+    client = connect(url)
     client.incr(f"{prefix}:ready")
     deadline = time.monotonic() + timeout
     while int(client.get(f"{prefix}:ready") or 0) < parties:

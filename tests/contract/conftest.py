@@ -28,6 +28,17 @@ def _real_async(request: pytest.FixtureRequest) -> AsyncStore:
     return AsyncRedisStore(redis.asyncio.Redis.from_url(request.getfixturevalue("redis_url")))
 
 
+def _cluster_sync(request: pytest.FixtureRequest) -> Store:
+    return RedisStore.from_url(request.getfixturevalue("redis_cluster_url"))
+
+
+def _cluster_async(request: pytest.FixtureRequest) -> AsyncStore:
+    return AsyncRedisStore.from_url(request.getfixturevalue("redis_cluster_url"))
+
+
+_CLUSTER = [pytest.mark.redis, pytest.mark.cluster]
+
+
 _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
     ("memory-sync", "sync", lambda r: MemoryStore(), []),
     ("memory-async", "async", lambda r: MemoryStore(), []),
@@ -35,6 +46,8 @@ _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
     ("fakeredis-async", "async", lambda r: AsyncRedisStore(fakeredis.FakeAsyncRedis()), []),
     ("redis-sync", "sync", _real_sync, [pytest.mark.redis]),
     ("redis-async", "async", _real_async, [pytest.mark.redis]),
+    ("redis-cluster-sync", "sync", _cluster_sync, _CLUSTER),
+    ("redis-cluster-async", "async", _cluster_async, _CLUSTER),
 ]
 
 
@@ -44,8 +57,11 @@ _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
 def harness(request: pytest.FixtureRequest, prefix: str) -> Iterator[Harness]:
     """One store in one mode, for one contract test."""
     name, mode, factory, _ = request.param
-    if "redis" in request.node.keywords:
-        request.getfixturevalue("redis_url")  # registers the server for key clean-up
+    # Registers the server for the prefix fixture's key clean-up.
+    if "cluster" in request.node.keywords:
+        request.getfixturevalue("redis_cluster_url")
+    elif "redis" in request.node.keywords:
+        request.getfixturevalue("redis_url")
     h = Harness(name, mode, factory(request), prefix)
     yield h
     h.close()
