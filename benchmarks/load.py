@@ -12,6 +12,8 @@ latency per call, and the double executions, which must be zero.
 
 Redis is ``--url``, else ``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a
 ``redis-server`` started here on a free loopback port and stopped by its pid afterwards.
+``--cluster`` runs the same load again on a cluster of 3 primaries and 3 replicas that it
+starts on loopback (and stops by pid).
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import redis
-
 from benchmarks.overhead import redis_server
 from idemsdk import Idempotency, RedisStore
+from idemsdk.testing import RedisClusterServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Job:
 def work(job: Job) -> list[float]:
     """Run one worker's calls; return each call's latency in seconds."""
     store = RedisStore.from_url(job.url)
-    counter = redis.Redis.from_url(job.url) if "cluster" not in job.url else store.client
+    counter = store.client  # standalone or cluster, as the URL says
     runs_key = f"{job.prefix}:runs"
     idem = Idempotency(store, tenant="load", prefix=job.prefix)
 
@@ -100,7 +101,7 @@ def run(url: str, processes: int, calls: int, duplicates: float) -> Result:
         began = time.perf_counter()
         latencies = [value for values in pool.map(work, jobs) for value in values]
         seconds = time.perf_counter() - began
-    client = redis.RedisCluster.from_url(url) if "cluster" in url else redis.Redis.from_url(url)
+    client = RedisStore.from_url(url).client
     try:
         runs = {key: int(value) for key, value in client.hgetall(f"{prefix}:runs").items()}
         keys = [f"{prefix}:runs", *(key for key in client.scan_iter(f"{prefix}:*"))]
@@ -132,12 +133,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--calls", type=int, default=2000, help="calls per process")
     parser.add_argument("--duplicates", type=float, default=0.3, help="share of duplicates")
+    parser.add_argument(
+        "--cluster", action="store_true", help="also on a 3+3 cluster started here on loopback"
+    )
     args = parser.parse_args(argv)
+    rows = []
     with redis_server(args.url) as url:
         result = run(url, args.processes, args.calls, args.duplicates)
-    print("\n".join([*HEADER, result.row(url.split("@")[-1])]))
-    if result.double_executions:
-        raise SystemExit(f"{result.double_executions} keys ran more than once")
+        rows.append(result.row("standalone"))
+    doubles = result.double_executions
+    if args.cluster:
+        with RedisClusterServer() as cluster:
+            result = run(cluster.url, args.processes, args.calls, args.duplicates)
+            rows.append(result.row("cluster, 3 primaries + 3 replicas"))
+        doubles += result.double_executions
+    print("\n".join([*HEADER, *rows]))
+    if doubles:
+        raise SystemExit(f"{doubles} keys ran more than once")
 
 
 if __name__ == "__main__":
