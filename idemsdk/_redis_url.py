@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["ClusterURL", "parse_cluster_url"]
+__all__ = ["ClusterURL", "parse_cluster_url", "redacted"]
 
 #: Cluster scheme -> the scheme of one node's URL.
 _SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
@@ -51,7 +51,7 @@ def parse_cluster_url(url: str) -> ClusterURL | None:
     if unquote(parts.path).strip("/") not in ("", "0") or any(
         value != "0" for value in parse_qs(parts.query).get("db", [])
     ):
-        raise ConfigurationError(f"a Redis Cluster has only database 0: {_redacted(url)}")
+        raise ConfigurationError(f"a Redis Cluster has only database 0: {redacted(url)}")
     first = f"{credentials}{at}{seeds[0]}"
     node_url = urlunsplit((node_scheme, first, parts.path, parts.query, parts.fragment))
     return ClusterURL(node_url, nodes)
@@ -63,12 +63,12 @@ def _node(text: str, url: str) -> tuple[str, int]:
         parts = urlsplit(f"//{text.strip()}")
         host, port = parts.hostname, parts.port
     except ValueError as exc:  # a port that is not a number, or out of range
-        raise ConfigurationError(f"bad node {text!r} in {_redacted(url)}: {exc}") from exc
+        raise ConfigurationError(f"bad node {text!r} in {redacted(url)}: {exc}") from exc
     if not host:
-        raise ConfigurationError(f"a node without a host in {_redacted(url)}")
+        raise ConfigurationError(f"a node without a host in {redacted(url)}")
     return host, port or _DEFAULT_PORT
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages (they end up in logs)."""
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and output (they end up in logs)."""
     return _PASSWORD.sub(r"\1:***@", url)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
+from .._redis_url import redacted
 from ._errors import UsageError
 
 __all__ = ["check_url", "redacted"]
 
 _SCHEMES = ("redis", "rediss", "unix")
-# user:password@ in the authority; a regex rather than urlsplit, so that even a URL too
-# malformed to parse is shown without its password.
-_PASSWORD = re.compile(r"(//[^/@:]*):[^/@]*@")
 
 
 def check_url(url: str) -> str:
@@ -51,8 +48,3 @@ def check_url(url: str) -> str:
     if database and not database.isdigit():
         raise UsageError(f"{shown!r}: the database {database!r} is not a number")
     return url
-
-
-def redacted(url: str) -> str:
-    """``url`` with any password replaced by ``***``: output ends up in tickets and logs."""
-    return _PASSWORD.sub(r"\1:***@", url)
