@@ -22,6 +22,7 @@ from typing import Any
 
 from ._errors import ConfigurationError, IdempotencyError, StoreUnavailable
 from ._record import ClaimResult, Status
+from ._store import PerStore
 
 __all__ = ["BreakerStore", "CircuitBreaker"]
 
@@ -51,7 +52,7 @@ class CircuitBreaker:
         self._count = 0  # consecutive failures
         self._reopen_at = 0.0
         self._lock = threading.Lock()
-        self._stores: dict[int, tuple[Any, BreakerStore]] = {}
+        self._stores = PerStore(lambda store: BreakerStore(store, self))
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(failures={self.failures}, cooldown={self.cooldown}, {self.state})"
@@ -108,25 +109,11 @@ class CircuitBreaker:
 
     def wrap(self, store: Any) -> BreakerStore:
         """``store`` behind this breaker: one wrapper per store, kept (renewers key on it)."""
-        found = self._stores.get(id(store))
-        if found is not None and found[0] is store:
-            return found[1]
-        wrapped = BreakerStore(store, self)
-        self._stores[id(store)] = (store, wrapped)
-        return wrapped
+        return self._stores(store)
 
 
-_defaults: dict[int, tuple[Any, CircuitBreaker]] = {}
-_defaults_lock = threading.Lock()
-
-
-def default_breaker(store: Any) -> CircuitBreaker:
-    """The breaker every ``Idempotency`` on ``store`` shares unless given its own."""
-    with _defaults_lock:
-        found = _defaults.get(id(store))
-        if found is None or found[0] is not store:
-            found = _defaults[id(store)] = (store, CircuitBreaker())
-        return found[1]
+#: The breaker every ``Idempotency`` on a store shares unless given its own.
+default_breaker: PerStore[CircuitBreaker] = PerStore(lambda _: CircuitBreaker())
 
 
 class BreakerStore:

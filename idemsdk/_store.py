@@ -12,11 +12,13 @@ clocks still agrees on when a lease ran out).
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ._record import ClaimResult, Status
 
-__all__ = ["AsyncStore", "Store"]
+__all__ = ["AsyncStore", "PerStore", "Store"]
 
 
 @runtime_checkable
@@ -77,3 +79,30 @@ class AsyncStore(Protocol):
     async def arenew(self, key: str, token: int, lease_ms: int) -> bool:
         """Extend the lease if ``token`` still owns the key."""
         ...
+
+
+T = TypeVar("T")
+
+
+class PerStore(Generic[T]):
+    """One object per store, made on first use and kept: a wrapper, a breaker.
+
+    Keyed by identity (stores need not be hashable), holding the store too so that a new
+    store at a dead one's address never gets its object. One per store matters: the lease
+    renewer is one per store object, so a wrapper made per call would start one per call.
+    """
+
+    def __init__(self, make: Callable[[Any], T]) -> None:
+        self._make = make
+        self._found: dict[int, tuple[Any, T]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, store: Any) -> T:
+        found = self._found.get(id(store))
+        if found is not None and found[0] is store:
+            return found[1]
+        with self._lock:
+            found = self._found.get(id(store))
+            if found is None or found[0] is not store:
+                found = self._found[id(store)] = (store, self._make(store))
+            return found[1]

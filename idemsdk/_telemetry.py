@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from ._engine import Release
 from ._errors import LeaseLost, PayloadMismatch, RequestInProgress, StoreUnavailable
+from ._store import PerStore
 from ._traced import Instruments, TracedStore
 from ._version import __version__
 
@@ -151,7 +152,8 @@ class Live:
             if meter_provider is None or isinstance(meter_provider, _NO_METRICS)
             else Instruments(meter_provider.get_meter(SCOPE_NAME, __version__))
         )
-        self._stores: dict[int, tuple[object, TracedStore]] = {}
+        tracer, instruments = self.tracer, self.instruments
+        self._stores = PerStore(lambda store: TracedStore(store, tracer, instruments))
 
     @property
     def quiet(self) -> bool:
@@ -160,15 +162,7 @@ class Live:
 
     def store(self, store: Any) -> Any:
         """``store`` wrapped to trace and time each round trip; itself when nothing listens."""
-        if self.quiet:
-            return store
-        found = self._stores.get(id(store))
-        if found is not None and found[0] is store:
-            return found[1]
-        # One wrapper per store, kept: the lease renewer is one per store object.
-        traced = TracedStore(store, self.tracer, self.instruments)
-        self._stores[id(store)] = (store, traced)
-        return traced
+        return store if self.quiet else self._stores(store)
 
     def observe(self, tenant: str, scope: str) -> Observation:
         """The observation of one call, to be entered around it."""

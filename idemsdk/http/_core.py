@@ -37,6 +37,7 @@ from .._results import ResultType
 
 __all__ = [
     "HEADER",
+    "BodyTooLarge",
     "Guard",
     "HttpRequest",
     "Middleware",
@@ -107,6 +108,10 @@ class Unstored(Exception):
         super().__init__("the response is not stored")
         #: The response, when the app completed one (a 5xx); None when it was passed through.
         self.response = response
+
+
+class BodyTooLarge(Exception):
+    """A request body over ``max_body_bytes``: it cannot be fingerprinted (413)."""
 
 
 def problem(

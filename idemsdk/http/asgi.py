@@ -18,6 +18,7 @@ from .._idempotency import run_call_async
 from .._store import AsyncStore
 from ._core import (
     NOT_STORED,
+    BodyTooLarge,
     Guard,
     HttpRequest,
     Middleware,
@@ -58,10 +59,6 @@ async def _send_reply(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def _read_body(receive: Receive, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
@@ -72,7 +69,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         part = message.get("body", b"")
         size += len(part)
         if size > limit:
-            raise _TooLarge
+            raise BodyTooLarge
         parts.append(part)
         if not message.get("more_body", False):
             break
@@ -151,7 +148,7 @@ class IdempotencyMiddleware(Middleware[ASGIApp]):
             return
         try:
             body = await _read_body(receive, guard.max_body_bytes)
-        except _TooLarge:
+        except BodyTooLarge:
             await _send_reply(send, guard.too_large())
             return
         request = HttpRequest(scope["method"], scope.get("path", "/"), headers, scope)

@@ -21,6 +21,7 @@ from .._idempotency import run_call_sync
 from .._store import Store
 from ._core import (
     NOT_STORED,
+    BodyTooLarge,
     Guard,
     HttpRequest,
     Middleware,
@@ -64,21 +65,17 @@ def _reply(start_response: StartResponse, reply: Reply) -> list[bytes]:
     return [reply.body]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _read_body(environ: Environ, limit: int) -> bytes:
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH")
     if length:
         if int(length) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
         return bytes(stream.read(int(length)))
     if environ.get("wsgi.input_terminated"):  # chunked: the server ends the stream
         body = bytes(stream.read(limit + 1))
         if len(body) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
         return body
     return b""  # PEP 3333: no length, no body
 
@@ -143,7 +140,7 @@ class WSGIIdempotencyMiddleware(Middleware[WSGIApp]):
             return self.app(environ, start_response)
         try:
             body = _read_body(environ, guard.max_body_bytes)
-        except _TooLarge:
+        except BodyTooLarge:
             return _reply(start_response, guard.too_large())
         environ["wsgi.input"] = io.BytesIO(body)  # the app reads the body we read
         request = HttpRequest(method, environ.get("PATH_INFO", "/") or "/", headers, environ)
