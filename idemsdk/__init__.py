@@ -13,6 +13,7 @@ from ._errors import (
     IdempotencyError,
     InvalidKey,
     LeaseLost,
+    NotReplicated,
     PayloadMismatch,
     RecordCorrupted,
     ReplayedErrorUnavailable,
@@ -34,7 +35,7 @@ from ._memory import MemoryStore
 from ._propagation import current_key, derive_key
 from ._record import ClaimResult, Record, Status
 from ._redis import AsyncRedisStore, RedisStore
-from ._store import AsyncStore, Store
+from ._store import AsyncStore, ReplicatedStore, Store
 from ._version import __version__
 
 __all__ = [
@@ -53,12 +54,14 @@ __all__ = [
     "JsonCodec",
     "LeaseLost",
     "MemoryStore",
+    "NotReplicated",
     "PayloadMismatch",
     "ProtobufCodec",
     "Record",
     "RecordCorrupted",
     "RedisStore",
     "ReplayedErrorUnavailable",
+    "ReplicatedStore",
     "RequestInProgress",
     "ResultTooLarge",
     "SerializationError",

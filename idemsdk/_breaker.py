@@ -9,7 +9,8 @@ failure opens it for another cool-down. What a failing call does is still the ca
 ``on_store_error`` policy; the breaker only decides how fast it fails.
 
 Only unavailability counts (connection refused, timeouts): a store that answers with an
-error is up.
+error is up, and so is a primary whose replicas are too slow to acknowledge a write
+(:class:`~idemsdk.NotReplicated`): replays from it still work.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import ConfigurationError, IdempotencyError, StoreUnavailable
+from ._errors import ConfigurationError, IdempotencyError, NotReplicated, StoreUnavailable
 from ._record import ClaimResult, Status
 from ._store import PerStore
 
@@ -98,7 +99,7 @@ class CircuitBreaker:
 
     def settle(self, exc: BaseException) -> None:
         """After an operation that raised ``exc``."""
-        if isinstance(exc, StoreUnavailable):
+        if isinstance(exc, StoreUnavailable) and not isinstance(exc, NotReplicated):
             self.failed()
         elif isinstance(exc, IdempotencyError):
             self.succeeded()  # the store answered, with something we could not use

@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from ._engine import Call, Execute, Replay
-from ._errors import IdempotencyError, LeaseLost, SerializationError, StoreUnavailable
+from ._errors import (
+    IdempotencyError,
+    LeaseLost,
+    NotReplicated,
+    SerializationError,
+    StoreUnavailable,
+)
 from ._heartbeat import task_renewer, thread_renewer
 from ._propagation import enter, leave
 from ._record import Status
@@ -47,6 +53,8 @@ def _unavailable(call: Call, exc: StoreUnavailable) -> IdempotencyError:
 
 def _unrecorded(call: Call, exc: StoreUnavailable) -> IdempotencyError:
     warn(call, STORE_UNAVAILABLE, "idemsdk: the call ran but its result was not stored: %s", exc)
+    if isinstance(exc, NotReplicated):  # stored on the primary only: its message says so
+        return call.annotate(exc)
     return call.annotate(
         StoreUnavailable(
             "the function ran but its result could not be stored; a retry after the lease "

@@ -14,6 +14,7 @@
     ├── ReplayedErrorUnavailable     a cached error whose type is no longer in cache_errors
     └── StoreError                   the store failed
         ├── StoreUnavailable         the store could not be reached; the function did not run
+        │   └── NotReplicated        too few replicas acknowledged a claim or a result in time
         └── RecordCorrupted          the stored value is not a record this code can read
 
 Errors never carry the payload, only its digest: payloads hold card numbers and addresses,
@@ -28,6 +29,7 @@ __all__ = [
     "IdempotencyError",
     "InvalidKey",
     "LeaseLost",
+    "NotReplicated",
     "PayloadMismatch",
     "RecordCorrupted",
     "ReplayedErrorUnavailable",
@@ -138,3 +140,27 @@ class StoreUnavailable(StoreError):
 
 class RecordCorrupted(StoreError):
     """The value under the key is not an idemsdk record this code can read."""
+
+
+class NotReplicated(StoreUnavailable):
+    """Fewer replicas than ``wait_replicas`` acknowledged a write within ``wait_timeout``.
+
+    For a claim, the claim was released and the function did not run. For a completion, the
+    function ran and its result is on the primary, but a failover before the replicas catch
+    up may lose it, and a retry would then run the function again. ``acknowledged`` is how
+    many replicas did, ``wanted`` how many were asked for.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        acknowledged: int,
+        wanted: int,
+        tenant: str | None = None,
+        scope: str | None = None,
+        digest: str | None = None,
+    ) -> None:
+        super().__init__(message, tenant=tenant, scope=scope, digest=digest)
+        self.acknowledged = acknowledged
+        self.wanted = wanted

@@ -23,7 +23,7 @@ from ._errors import ConfigurationError, IdempotencyError
 from ._keys import check_prefix, check_scope, check_secret, check_tenant, default_scope, digest
 from ._memory import MemoryStore
 from ._results import ResultType
-from ._store import AsyncStore, Store
+from ._store import AsyncStore, ReplicatedStore, Store
 from ._telemetry import Telemetry
 
 __all__ = [
@@ -189,7 +189,10 @@ class Idempotency(_Decorates):
     ``telemetry=False`` switches them and the per-call DEBUG log off. ``circuit_breaker``
     makes calls fail fast while the store is down: by default one breaker per store, shared
     by the instances on it; pass a :class:`CircuitBreaker` to tune it, or False for none
-    (a ``MemoryStore`` never has one: it cannot be down).
+    (a ``MemoryStore`` never has one: it cannot be down). ``wait_replicas`` makes every
+    claim and completion wait until that many Redis replicas hold it, for at most
+    ``wait_timeout`` (seconds or ``timedelta``; not the decorator's ``wait_timeout``, which is
+    how long a duplicate waits for a running call): fewer raise :class:`NotReplicated`.
     """
 
     def __init__(
@@ -208,6 +211,8 @@ class Idempotency(_Decorates):
         meter_provider: MeterProvider | None = None,
         telemetry: bool = True,
         circuit_breaker: CircuitBreaker | bool = True,
+        wait_replicas: int = 0,
+        wait_timeout: Seconds = 1.0,
     ) -> None:
         self.store: Store | AsyncStore = MemoryStore() if store is None else store
         if not isinstance(self.store, (Store, AsyncStore)):
@@ -232,9 +237,13 @@ class Idempotency(_Decorates):
         self.max_result_bytes = max_result_bytes
         self.telemetry = Telemetry(tracer_provider, meter_provider, enabled=telemetry)
         self.circuit_breaker = _breaker_for(self.store, circuit_breaker)
-        # What calls go through: the store, behind its breaker when it has one.
+        self.wait_replicas = _replicas(wait_replicas)
+        self.wait_timeout = _seconds(wait_timeout, "wait_timeout")
+        # What calls go through: the store, waiting for replicas if asked, behind its breaker
+        # when it has one (the breaker is the store's, shared with instances that don't wait).
+        store = _waiting(self.store, self.wait_replicas, self.wait_timeout)
         self._store: Any = (
-            self.store if self.circuit_breaker is None else self.circuit_breaker.wrap(self.store)
+            store if self.circuit_breaker is None else self.circuit_breaker.wrap(store)
         )
 
     def __repr__(self) -> str:
@@ -272,6 +281,24 @@ def _breaker_for(store: object, setting: CircuitBreaker | bool) -> CircuitBreake
     if setting is False:
         return None
     raise ConfigurationError(f"circuit_breaker must be a CircuitBreaker or a bool, not {setting!r}")
+
+
+def _replicas(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"wait_replicas must be an int of 0 or more, not {value!r}")
+    return value
+
+
+def _waiting(store: Store | AsyncStore, replicas: int, timeout: float) -> Store | AsyncStore:
+    """``store`` whose writes wait for ``replicas`` acknowledgements; itself for 0."""
+    if replicas == 0:
+        return store
+    if not isinstance(store, ReplicatedStore):
+        raise ConfigurationError(
+            f"wait_replicas needs a store with replicas to wait for (RedisStore, "
+            f"AsyncRedisStore); {type(store).__name__} has no with_wait()"
+        )
+    return store.with_wait(replicas, timeout)
 
 
 class _Plan(Generic[P, R]):

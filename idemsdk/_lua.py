@@ -8,6 +8,7 @@ A record is a hash::
     fp       fingerprint of the payload (hex)
     lease    lease deadline, ms since epoch, server clock (in_progress only)
     created  claim time, ms since epoch
+    cid      the owner's claim id (in_progress only): random per claim, see below
     done     completion time, ms since epoch (completed / failed only)
     body     the engine's encoded outcome (completed / failed only)
 
@@ -15,6 +16,13 @@ Time is the server's (``TIME``), so clients with skewed clocks agree on leases. 
 ``max(previous + 1, now in µs)``: strictly larger on every takeover, and larger than any
 token issued before a release deleted the record, so a stale owner can never match.
 Numbers stay below 2^53, exact in Lua's doubles; ``%.0f`` avoids Lua's exponent notation.
+
+A script may run twice for one call: redis-py sends a command again when the connection
+drops before its reply arrives. Both writing scripts recognise their own second run. A
+claim carries a random claim id, so a claim that finds an in-progress record with its own
+id answers that the key is still its own (rather than busy, which would make the caller
+wait on itself until its lease ran out); a completion that finds the very outcome it would
+write (its token, status and body) answers stored (rather than a false "lease lost").
 """
 
 from __future__ import annotations
@@ -49,8 +57,9 @@ CLAIM = Script.of(
     "idemsdk.claim",
     """
 -- KEYS[1] record key
--- ARGV[1] fingerprint, ARGV[2] lease ms, ARGV[3] ttl ms
--- returns {1, token, lease_deadline_ms, now_ms}                   fresh claim (SETNX 1)
+-- ARGV[1] fingerprint, ARGV[2] lease ms, ARGV[3] ttl ms, ARGV[4] claim id (random)
+-- returns {1, token, lease_deadline_ms, now_ms}                   fresh claim (SETNX 1), or
+--                                                                 this claim id's own, again
 --         {2, token, lease_deadline_ms, now_ms}                   takeover of a lapsed lease
 --         {0, token, lease_deadline_ms, now_ms, status, fp, body} existing record (SETNX 0)
 --         {-1, type}                                              not a record of ours
@@ -65,24 +74,27 @@ if kind == 'none' then
   local deadline = now_ms + lease_ms
   redis.call('HSET', KEYS[1], 'status', 'in_progress', 'token', string.format('%.0f', token),
              'fp', ARGV[1], 'lease', string.format('%.0f', deadline),
-             'created', string.format('%.0f', now_ms))
+             'created', string.format('%.0f', now_ms), 'cid', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], life_ms)
   return {1, token, deadline, now_ms}
 end
 if kind ~= 'hash' then
   return {-1, kind}
 end
-local rec = redis.call('HMGET', KEYS[1], 'status', 'token', 'fp', 'lease', 'body')
+local rec = redis.call('HMGET', KEYS[1], 'status', 'token', 'fp', 'lease', 'body', 'cid')
 local status, token = rec[1], tonumber(rec[2])
 if not status or not token or not rec[3] then
   return {-1, 'hash'}
 end
 local deadline = tonumber(rec[4]) or 0
+if status == 'in_progress' and rec[6] == ARGV[4] then
+  return {1, token, deadline, now_ms}
+end
 if status == 'in_progress' and deadline <= now_ms and rec[3] == ARGV[1] then
   token = math.max(token + 1, now_us)
   deadline = now_ms + lease_ms
   redis.call('HSET', KEYS[1], 'token', string.format('%.0f', token),
-             'lease', string.format('%.0f', deadline))
+             'lease', string.format('%.0f', deadline), 'cid', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], life_ms)
   return {2, token, deadline, now_ms}
 end
@@ -90,8 +102,11 @@ return {0, token, deadline, now_ms, status, rec[3], rec[5]}
 """,
 )
 
-_OWNED = """
+_OWNER = """
 local rec = redis.call('HMGET', KEYS[1], 'token', 'status')
+"""
+
+_OWNED = """
 if rec[1] ~= ARGV[1] or rec[2] ~= 'in_progress' then
   return 0
 end
@@ -102,14 +117,20 @@ COMPLETE = Script.of(
     """
 -- KEYS[1] record key
 -- ARGV[1] owner token, ARGV[2] status (completed | failed), ARGV[3] body, ARGV[4] ttl ms
--- returns 1 when stored, 0 when the token no longer owns an in-progress record
+-- returns 1 when stored, or when this very outcome is stored under this token already
+--           (the same completion, sent again), 0 when the token no longer owns an
+--           in-progress record
+local rec = redis.call('HMGET', KEYS[1], 'token', 'status', 'body')
+if rec[1] == ARGV[1] and rec[2] == ARGV[2] and rec[3] == ARGV[3] then
+  return 1
+end
 """
     + _OWNED
     + _NOW
     + """
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'body', ARGV[3],
            'done', string.format('%.0f', now_ms))
-redis.call('HDEL', KEYS[1], 'lease')
+redis.call('HDEL', KEYS[1], 'lease', 'cid')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """,
@@ -122,6 +143,7 @@ RELEASE = Script.of(
 -- ARGV[1] owner token
 -- returns 1 when deleted, 0 when the token no longer owns an in-progress record
 """
+    + _OWNER
     + _OWNED
     + """
 redis.call('DEL', KEYS[1])
@@ -136,6 +158,7 @@ RENEW = Script.of(
 -- ARGV[1] owner token, ARGV[2] lease ms
 -- returns 1 when the lease was extended, 0 when the token no longer owns the record
 """
+    + _OWNER
     + _OWNED
     + _NOW
     + """

@@ -117,6 +117,13 @@ class MemoryStore:
         """Store the outcome if ``token`` still owns the key."""
         with self._lock:
             now = self._now_ms()
+            found = self._live(key, now)
+            if found is not None and (found.token, found.status, found.body) == (
+                token,
+                status,
+                body,
+            ):
+                return True  # this outcome, stored already: the Redis scripts answer the same
             entry = self._owned(key, token, now)
             if entry is None:
                 return False

@@ -8,7 +8,11 @@ cluster client sends it to the primary that owns the key's slot and follows MOVE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -28,10 +32,18 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ._errors import ConfigurationError, RecordCorrupted, StoreError, StoreUnavailable
+from ._errors import (
+    ConfigurationError,
+    IdempotencyError,
+    NotReplicated,
+    RecordCorrupted,
+    StoreError,
+    StoreUnavailable,
+)
 from ._lua import CLAIM, COMPLETE, RELEASE, RENEW, Script
 from ._record import ClaimResult, Status
-from ._redis_url import ClusterURL, parse_cluster_url
+from ._redis_url import ClusterURL, parse_cluster_url, parse_sentinel_url
+from ._sentinel import async_primary, primary, url_arguments
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
@@ -68,6 +80,11 @@ def _claim_result(reply: Any, key: str) -> ClaimResult:
         )
     except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordCorrupted(f"unreadable claim reply for {key!r}: {reply!r:.200}") from exc
+
+
+def _claim_id() -> str:
+    """A claim's random id: lets the claim script recognise the claim when sent twice."""
+    return os.urandom(8).hex()
 
 
 def _check_client(client: Any) -> None:
@@ -133,6 +150,66 @@ def _ours(exc: Exception, script: Script) -> StoreError:
     return StoreError(f"Redis failed during {script.name}: {exc}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """WAIT's arguments, sent after every claim and completion; pure checks of its reply."""
+
+    replicas: int
+    timeout_ms: int
+
+    @classmethod
+    def of(cls, client: Any, replicas: int, timeout: float) -> _Wait:
+        """Checked arguments for ``client``; ConfigurationError for settings that cannot work."""
+        if isinstance(client, (redis.RedisCluster, redis.asyncio.RedisCluster)):
+            # The cluster client sends a keyless WAIT to every primary, not down the
+            # connection that ran the script, so it would count the wrong writes.
+            raise ConfigurationError(
+                "wait_replicas is not supported on Redis Cluster: WAIT must follow the "
+                "script on the connection to the key's primary, which redis-py's cluster "
+                "pipeline does not do"
+            )
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise ConfigurationError(f"wait_replicas must be a positive int, not {replicas!r}")
+        if not timeout > 0:
+            raise ConfigurationError(
+                f"wait_timeout must be a positive number of seconds, not {timeout!r}"
+            )
+        pool = getattr(client, "connection_pool", None)
+        read_timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+        if read_timeout is not None and read_timeout <= timeout:
+            # The client would give up on the reply before WAIT gives its answer.
+            raise ConfigurationError(
+                f"wait_timeout ({timeout} s) must be shorter than the client's socket_timeout "
+                f"({read_timeout} s)"
+            )
+        return cls(replicas, max(round(timeout * 1000), 1))  # WAIT 0 would block forever
+
+    def short(self, acknowledged: Any, write: str) -> NotReplicated | None:
+        """The error when fewer replicas than asked acknowledged ``write``, else None."""
+        count = int(acknowledged)
+        if count >= self.replicas:
+            return None
+        return NotReplicated(
+            f"{count} of {self.replicas} replicas acknowledged the {write} within "
+            f"{self.timeout_ms} ms",
+            acknowledged=count,
+            wanted=self.replicas,
+        )
+
+
+def _claim_not_replicated(short: NotReplicated) -> NotReplicated:
+    short.message += "; the claim was released and the function did not run"
+    return short
+
+
+def _result_not_replicated(short: NotReplicated) -> NotReplicated:
+    short.message += (
+        "; the function ran and its result is on the primary, but a failover before the "
+        "replicas catch up may lose it, and a retry would then run the function again"
+    )
+    return short
+
+
 def _sync_node(host: str, port: int) -> redis.cluster.ClusterNode:
     return redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
 
@@ -147,15 +224,34 @@ def _no_cluster(cluster: ClusterURL, exc: Exception) -> StoreError | Configurati
 
 
 class RedisStore:
-    """A store on Redis (standalone or Cluster) through atomic Lua scripts.
+    """A store on Redis (standalone, Sentinel or Cluster) through atomic Lua scripts.
 
     Takes a ``redis.Redis`` or ``redis.RedisCluster`` client created with
-    ``decode_responses=False`` (the default), or use :meth:`from_url`.
+    ``decode_responses=False`` (the default), or use :meth:`from_url` or
+    :meth:`from_sentinel`.
     """
 
     def __init__(self, client: redis.Redis | redis.RedisCluster) -> None:
         _check_client(client)
         self.client = client
+        self._wait: _Wait | None = None
+        self._waiting: dict[_Wait, RedisStore] = {}
+        self._lock = threading.Lock()
+
+    def with_wait(self, replicas: int, timeout: float) -> RedisStore:
+        """This store on the same client, its claims and completions followed by WAIT.
+
+        WAIT goes in the same round trip as the script (pipelined on one connection, which
+        is the one whose writes WAIT counts). Fewer than ``replicas`` acknowledgements
+        within ``timeout`` seconds raise :class:`~idemsdk.NotReplicated`. Not for Cluster.
+        """
+        wait = _Wait.of(self.client, replicas, timeout)
+        with self._lock:  # one store per setting, so its lease renewer and breaker are shared
+            found = self._waiting.get(wait)
+            if found is None:
+                found = self._waiting[wait] = type(self)(self.client)
+                found._wait = wait
+            return found
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
@@ -163,8 +259,15 @@ class RedisStore:
 
         A cluster URL (``redis+cluster://host:port[,host:port...]/``) makes a
         ``redis.RedisCluster``, which asks a seed node for the slot map at once: if none
-        answers, this raises :class:`~idemsdk.StoreUnavailable`.
+        answers, this raises :class:`~idemsdk.StoreUnavailable`. A Sentinel URL
+        (``redis+sentinel://host:port[,host:port...]/service[/db]``) is :meth:`from_sentinel`.
         """
+        sentinel = parse_sentinel_url(url)
+        if sentinel is not None:
+            sentinel_kwargs, kwargs = url_arguments(sentinel, kwargs)
+            return cls.from_sentinel(
+                sentinel.sentinels, sentinel.service, sentinel_kwargs=sentinel_kwargs, **kwargs
+            )
         cluster = parse_cluster_url(url)
         if cluster is None:
             return cls(redis.Redis.from_url(url, **_with_timeouts(kwargs)))
@@ -176,6 +279,18 @@ class RedisStore:
         except _CLIENT_ERRORS as exc:
             raise _no_cluster(cluster, exc) from exc
         return cls(client)
+
+    @classmethod
+    def from_sentinel(
+        cls,
+        sentinels: Iterable[tuple[str, int]],
+        service_name: str,
+        *,
+        sentinel_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> RedisStore:
+        """Connect to the primary the sentinels name for ``service_name``, with safe timeouts."""
+        return cls(primary(sentinels, service_name, sentinel_kwargs, _with_timeouts(kwargs)))
 
     def telemetry_attributes(self) -> dict[str, str | int]:
         """What OpenTelemetry spans say about this store (system, server, database index)."""
@@ -194,13 +309,52 @@ class RedisStore:
         except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
 
+    def _run_waiting(
+        self, wait: _Wait, script: Script, key: str, args: Sequence[str | int | bytes]
+    ) -> tuple[Any, Any]:
+        """The script and WAIT in one round trip: (the script's reply, WAIT's count)."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.evalsha(script.sha, 1, key, *args)
+            pipe.wait(wait.replicas, wait.timeout_ms)
+            reply, acknowledged = pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError):  # as in _run: EVAL loads it where the key is
+                pipe.eval(script.source, 1, key, *args)
+                pipe.wait(wait.replicas, wait.timeout_ms)
+                reply, acknowledged = pipe.execute(raise_on_error=False)
+            for answer in (reply, acknowledged):
+                if isinstance(answer, Exception):
+                    raise answer
+        except _CLIENT_ERRORS as exc:
+            raise _ours(exc, script) from exc
+        return reply, acknowledged
+
     def claim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
         """Take ownership of ``key`` or answer the record that holds it."""
-        return _claim_result(self._run(CLAIM, key, (fingerprint, lease_ms, ttl_ms)), key)
+        args = (fingerprint, lease_ms, ttl_ms, _claim_id())
+        if self._wait is None:
+            return _claim_result(self._run(CLAIM, key, args), key)
+        reply, acknowledged = self._run_waiting(self._wait, CLAIM, key, args)
+        result = _claim_result(reply, key)
+        # Only a claim that wrote needs its write on the replicas; a reply that read an
+        # existing record is as good as the record was when it was written.
+        short = self._wait.short(acknowledged, "claim") if result.acquired else None
+        if short is not None:
+            with contextlib.suppress(IdempotencyError):  # else its lease runs out
+                self.release(key, result.token)
+            raise _claim_not_replicated(short)
+        return result
 
     def complete(self, key: str, token: int, status: Status, body: bytes, ttl_ms: int) -> bool:
         """Store the outcome if ``token`` still owns the key."""
-        return bool(self._run(COMPLETE, key, (token, status.value, body, ttl_ms)))
+        args = (token, status.value, body, ttl_ms)
+        if self._wait is None:
+            return bool(self._run(COMPLETE, key, args))
+        reply, acknowledged = self._run_waiting(self._wait, COMPLETE, key, args)
+        short = self._wait.short(acknowledged, "result") if reply else None
+        if short is not None:
+            raise _result_not_replicated(short)
+        return bool(reply)
 
     def release(self, key: str, token: int) -> bool:
         """Delete the in-progress record if ``token`` still owns it."""
@@ -217,6 +371,22 @@ class AsyncRedisStore:
     def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster) -> None:
         _check_client(client)
         self.client = client
+        self._wait: _Wait | None = None
+        self._waiting: dict[_Wait, AsyncRedisStore] = {}
+        self._lock = threading.Lock()
+
+    def with_wait(self, replicas: int, timeout: float) -> AsyncRedisStore:
+        """This store on the same client, its claims and completions followed by WAIT.
+
+        See :meth:`RedisStore.with_wait`.
+        """
+        wait = _Wait.of(self.client, replicas, timeout)
+        with self._lock:
+            found = self._waiting.get(wait)
+            if found is None:
+                found = self._waiting[wait] = type(self)(self.client)
+                found._wait = wait
+            return found
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> AsyncRedisStore:
@@ -224,8 +394,16 @@ class AsyncRedisStore:
 
         A cluster URL (``redis+cluster://host:port[,host:port...]/``) makes a
         ``redis.asyncio.RedisCluster``; it asks a seed node for the slot map on first use,
-        and follows MOVED by updating the one slot (``reinitialize_steps=0``).
+        and follows MOVED by updating the one slot (``reinitialize_steps=0``). A Sentinel
+        URL (``redis+sentinel://host:port[,host:port...]/service[/db]``) is
+        :meth:`from_sentinel`.
         """
+        sentinel = parse_sentinel_url(url)
+        if sentinel is not None:
+            sentinel_kwargs, kwargs = url_arguments(sentinel, kwargs)
+            return cls.from_sentinel(
+                sentinel.sentinels, sentinel.service, sentinel_kwargs=sentinel_kwargs, **kwargs
+            )
         cluster = parse_cluster_url(url)
         if cluster is None:
             return cls(redis.asyncio.Redis.from_url(url, **_with_timeouts(kwargs)))
@@ -242,6 +420,18 @@ class AsyncRedisStore:
             raise _no_cluster(cluster, exc) from exc
         return cls(client)
 
+    @classmethod
+    def from_sentinel(
+        cls,
+        sentinels: Iterable[tuple[str, int]],
+        service_name: str,
+        *,
+        sentinel_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncRedisStore:
+        """Connect to the primary the sentinels name for ``service_name``, with safe timeouts."""
+        return cls(async_primary(sentinels, service_name, sentinel_kwargs, _with_timeouts(kwargs)))
+
     def telemetry_attributes(self) -> dict[str, str | int]:
         """What OpenTelemetry spans say about this store (system, server, database index)."""
         return _client_attributes(self.client)
@@ -255,15 +445,52 @@ class AsyncRedisStore:
         except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
 
+    async def _run_waiting(
+        self, wait: _Wait, script: Script, key: str, args: Sequence[str | int | bytes]
+    ) -> tuple[Any, Any]:
+        """The script and WAIT in one round trip: (the script's reply, WAIT's count)."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.evalsha(script.sha, 1, key, *args)
+            pipe.wait(wait.replicas, wait.timeout_ms)
+            reply, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError):
+                pipe.eval(script.source, 1, key, *args)
+                pipe.wait(wait.replicas, wait.timeout_ms)
+                reply, acknowledged = await pipe.execute(raise_on_error=False)
+            for answer in (reply, acknowledged):
+                if isinstance(answer, Exception):
+                    raise answer
+        except _CLIENT_ERRORS as exc:
+            raise _ours(exc, script) from exc
+        return reply, acknowledged
+
     async def aclaim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
         """Take ownership of ``key`` or answer the record that holds it."""
-        return _claim_result(await self._run(CLAIM, key, (fingerprint, lease_ms, ttl_ms)), key)
+        args = (fingerprint, lease_ms, ttl_ms, _claim_id())
+        if self._wait is None:
+            return _claim_result(await self._run(CLAIM, key, args), key)
+        reply, acknowledged = await self._run_waiting(self._wait, CLAIM, key, args)
+        result = _claim_result(reply, key)
+        short = self._wait.short(acknowledged, "claim") if result.acquired else None
+        if short is not None:
+            with contextlib.suppress(IdempotencyError):
+                await self.arelease(key, result.token)
+            raise _claim_not_replicated(short)
+        return result
 
     async def acomplete(
         self, key: str, token: int, status: Status, body: bytes, ttl_ms: int
     ) -> bool:
         """Store the outcome if ``token`` still owns the key."""
-        return bool(await self._run(COMPLETE, key, (token, status.value, body, ttl_ms)))
+        args = (token, status.value, body, ttl_ms)
+        if self._wait is None:
+            return bool(await self._run(COMPLETE, key, args))
+        reply, acknowledged = await self._run_waiting(self._wait, COMPLETE, key, args)
+        short = self._wait.short(acknowledged, "result") if reply else None
+        if short is not None:
+            raise _result_not_replicated(short)
+        return bool(reply)
 
     async def arelease(self, key: str, token: int) -> bool:
         """Delete the in-progress record if ``token`` still owns it."""

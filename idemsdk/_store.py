@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ._record import ClaimResult, Status
 
-__all__ = ["AsyncStore", "PerStore", "Store"]
+__all__ = ["AsyncStore", "PerStore", "ReplicatedStore", "Store"]
 
 
 @runtime_checkable
@@ -78,6 +78,22 @@ class AsyncStore(Protocol):
 
     async def arenew(self, key: str, token: int, lease_ms: int) -> bool:
         """Extend the lease if ``token`` still owns the key."""
+        ...
+
+
+@runtime_checkable
+class ReplicatedStore(Protocol):
+    """A store whose writes can wait for replicas: what ``Idempotency(wait_replicas=N)`` needs.
+
+    ``with_wait`` answers a store on the same backend whose claims and completions return
+    only once ``replicas`` replicas hold the write, or raise
+    :class:`~idemsdk.NotReplicated` when fewer did within ``timeout`` seconds (a claim is
+    released first, so nothing runs). Releases and renewals need not wait: losing one in a
+    failover only delays a retry until the lease runs out.
+    """
+
+    def with_wait(self, replicas: int, timeout: float) -> Store | AsyncStore:
+        """This store, with writes that wait for ``replicas`` acknowledgements."""
         ...
 
 

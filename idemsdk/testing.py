@@ -12,8 +12,16 @@
     with RedisServer() as server:  # a private redis-server on a free loopback port
         idem = Idempotency(RedisStore.from_url(server.url))
 
+    with RedisServer(persistent=True) as server:  # AOF, fsync always: records outlive
+        server.restart(downtime=1)  # a stop (SIGTERM) and a start on the same port
+
     with RedisClusterServer() as cluster:  # 3 primaries, 3 replicas, all on loopback
         idem = Idempotency(RedisStore.from_url(cluster.url))  # redis+cluster://...
+
+    with RedisSentinelServer() as sentinel:  # a primary, a replica, 3 sentinels
+        idem = Idempotency(RedisStore.from_url(sentinel.url))  # redis+sentinel://...
+        sentinel.kill_primary()  # SIGKILL
+        sentinel.wait_failover()  # until the sentinels name a new primary
 """
 
 from __future__ import annotations
@@ -25,11 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import redis
 
-__all__ = ["FakeClock", "RedisClusterServer", "RedisServer", "free_port"]
+__all__ = ["FakeClock", "RedisClusterServer", "RedisSentinelServer", "RedisServer", "free_port"]
 
 
 class FakeClock:
@@ -56,9 +64,11 @@ def free_port() -> int:
 class RedisServer:
     """A ``redis-server`` process of our own on a free loopback port, stopped by its pid.
 
-    Nothing is persisted; the working directory is temporary. Use it as a context manager,
-    or call :meth:`stop`. Extra command-line options go in ``options``; ``port`` picks the
-    port instead of a free one.
+    The working directory is temporary. Nothing is persisted unless ``persistent``: then
+    every write is in an append-only file, fsynced before Redis replies, and a
+    :meth:`restart` finds every record again. Use it as a context manager, or call
+    :meth:`stop`. Extra command-line options go in ``options``, after ours (redis-server
+    keeps the last value given); ``port`` picks the port instead of a free one.
     """
 
     def __init__(
@@ -67,6 +77,7 @@ class RedisServer:
         binary: str | None = None,
         timeout: float = 10,
         port: int | None = None,
+        persistent: bool = False,
     ) -> None:
         found = binary or shutil.which("redis-server")
         if found is None:
@@ -76,27 +87,44 @@ class RedisServer:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = Path(tempfile.mkdtemp(prefix="idemsdk-redis-"))
-        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
-            [
-                found,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._dir),
-                "--daemonize",
-                "no",
-                *options,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        aof = ("yes", "--appendfsync", "always") if persistent else ("no",)
+        self._command = [
+            *(found, "--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", *aof),
+            *("--dir", str(self._dir), "--daemonize", "no"),
+            *options,
+        ]
+        self._timeout = timeout
+        self.process = self._spawn()
         self._wait_ready(timeout)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def terminate(self) -> None:
+        """Stop the process (SIGTERM, by pid, so the AOF is flushed); keep the port and data."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def start(self) -> None:
+        """After :meth:`terminate`: a new process on the same port and directory; waits for it."""
+        if self.process.poll() is None:
+            raise RuntimeError(f"redis-server on port {self.port} is still running")
+        self.process = self._spawn()
+        self._wait_ready(self._timeout)
+
+    def restart(self, downtime: float = 0) -> None:
+        """:meth:`terminate`, stay down ``downtime`` seconds, :meth:`start` again."""
+        self.terminate()
+        time.sleep(downtime)
+        self.start()
 
     def _wait_ready(self, timeout: float) -> None:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
@@ -112,13 +140,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Terminate the server (ours, by pid) and remove its directory; safe to repeat."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.terminate()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
@@ -258,3 +280,197 @@ def _answers(client: redis.Redis) -> bool:
     except redis.ConnectionError:
         return False
     return True
+
+
+class RedisSentinelServer:
+    """A primary, ``replicas`` replicas and ``sentinels`` Sentinels watching them, on loopback.
+
+    Every server is a :class:`RedisServer` (extra command-line options go in ``options``);
+    each sentinel is ``redis-server <config> --sentinel`` with a config file in a temporary
+    directory, watching the primary as ``service`` with a majority quorum and a short
+    ``down_after`` (seconds). Ready once every replica is in sync and every sentinel knows
+    the primary, its replicas and the other sentinels. :attr:`url` is a ``redis+sentinel://``
+    URL naming every sentinel and the service; :attr:`primary` is the current primary.
+    Every process is ours, stopped by its pid.
+    """
+
+    def __init__(
+        self,
+        *options: str,
+        replicas: int = 1,
+        sentinels: int = 3,
+        service: str = "idemsdk",
+        down_after: float = 1.0,
+        binary: str | None = None,
+        timeout: float = 30,
+    ) -> None:
+        found = binary or shutil.which("redis-server")
+        if found is None:
+            raise FileNotFoundError(
+                "redis-server is not installed (Debian: apt install redis-server)"
+            )
+        self.service = service
+        self.servers: list[RedisServer] = []
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._dir = Path(tempfile.mkdtemp(prefix="idemsdk-sentinel-"))
+        # Replicas sync at once rather than after the default 5 s pause.
+        sync = ("--repl-diskless-sync-delay", "0")
+        try:
+            self.primary = RedisServer(*sync, *options, binary=found, timeout=timeout)
+            self.servers.append(self.primary)
+            primary = ("--replicaof", "127.0.0.1", str(self.primary.port))
+            for _ in range(replicas):
+                self.servers.append(
+                    RedisServer(*sync, *primary, *options, binary=found, timeout=timeout)
+                )
+            self.sentinels = [("127.0.0.1", free_port()) for _ in range(sentinels)]
+            self.url = (
+                f"redis+sentinel://{','.join(f'{h}:{p}' for h, p in self.sentinels)}/{service}"
+            )
+            for _, port in self.sentinels:
+                self._processes.append(self._start_sentinel(found, port, down_after, timeout))
+            self._wait_ready(replicas, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_sentinel(
+        self, binary: str, port: int, down_after: float, timeout: float
+    ) -> subprocess.Popen[bytes]:
+        config = self._dir / f"sentinel-{port}.conf"  # a sentinel rewrites its own config
+        quorum = len(self.sentinels) // 2 + 1
+        config.write_text(
+            f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {self._dir}\n"
+            f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} {quorum}\n"
+            f"sentinel down-after-milliseconds {self.service} {int(down_after * 1000)}\n"
+            # Also how long before a failed failover is tried again (twice this).
+            f"sentinel failover-timeout {self.service} {int(down_after * 3000)}\n"
+        )
+        process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            [binary, str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while not _answers(client):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    process.wait()
+                    raise RuntimeError(f"the sentinel on port {port} did not start")
+                time.sleep(0.02)
+        finally:
+            client.close()
+        return process
+
+    def _wait_ready(self, replicas: int, timeout: float) -> None:
+        clients = [redis.Redis(port=server.port, socket_timeout=2) for server in self.servers]
+        sentinels = [redis.Redis(host, port, socket_timeout=2) for host, port in self.sentinels]
+        deadline = time.monotonic() + timeout
+        try:
+            while not (
+                _acknowledged(clients[0], replicas)
+                and all(_watching(s, self.service, replicas, len(sentinels)) for s in sentinels)
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sentinels of {self.url} never became ready")
+                time.sleep(0.05)
+        finally:
+            for client in [*clients, *sentinels]:
+                client.close()
+
+    def kill_primary(self) -> None:
+        """SIGKILL the current primary (ours, by pid): no goodbye, as in a crash."""
+        self.primary.process.kill()
+        self.primary.process.wait()
+
+    def wait_failover(self, timeout: float = 30) -> RedisServer:
+        """Wait until every sentinel names a new primary that answers as one; return it."""
+        old = self.primary.port
+        sentinels = [redis.Redis(host, port, socket_timeout=2) for host, port in self.sentinels]
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                ports = {_primary_port(sentinel, self.service) for sentinel in sentinels}
+                if len(ports) == 1 and old not in ports and None not in ports:
+                    server = next(s for s in self.servers if s.port in ports)
+                    if _answers_as_primary(server):
+                        self.primary = server
+                        return server
+                time.sleep(0.05)
+        finally:
+            for sentinel in sentinels:
+                sentinel.close()
+        raise RuntimeError(f"no failover from port {old} within {timeout} s")
+
+    def stop(self) -> None:
+        """Terminate every sentinel and server (ours, by pid); safe to repeat."""
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for server in self.servers:
+            server.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisSentinelServer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _acknowledged(primary: redis.Redis, replicas: int) -> bool:
+    """Every replica acknowledged the primary's latest write, so WAIT counts it.
+
+    A replica says its link is up before the primary counts it for WAIT; PUBLISH is a write
+    that replicas receive, and it leaves no key behind.
+    """
+    primary.publish("__idemsdk__:ready", "")
+    return int(primary.wait(replicas, 100)) >= replicas
+
+
+def _watching(sentinel: redis.Redis, service: str, replicas: int, sentinels: int) -> bool:
+    """The sentinel sees the primary up, with its replicas up and every other sentinel."""
+    try:
+        # redis-py parses the reply into a dict, though its annotation says otherwise.
+        primary = cast("dict[str, Any]", sentinel.sentinel_master(service))
+        seen = sentinel.sentinel_slaves(service)
+    except redis.RedisError:
+        return False
+    return (
+        primary["is_master"]
+        and not (primary["is_sdown"] or primary["is_odown"])
+        and primary["num-other-sentinels"] == sentinels - 1
+        and sum(not (r["is_sdown"] or r["is_disconnected"]) for r in seen) == replicas
+    )
+
+
+def _primary_port(sentinel: redis.Redis, service: str) -> int | None:
+    """The port a sentinel names as the primary of ``service``; None if it does not answer."""
+    try:
+        address = cast("tuple[str, int] | None", sentinel.sentinel_get_master_addr_by_name(service))
+    except redis.RedisError:
+        return None
+    return int(address[1]) if address else None
+
+
+def _answers_as_primary(server: RedisServer) -> bool:
+    client = redis.Redis(port=server.port, socket_timeout=2)
+    try:
+        info: dict[str, Any] = client.info("replication")
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+    return info.get("role") == "master"

@@ -25,6 +25,8 @@ import redis
 from idemsdk import RedisStore
 from idemsdk.testing import RedisClusterServer, RedisServer
 
+from .replication import PrimaryWithReplica
+
 
 def unavailable(reason: str) -> None:
     """Skip for lack of a real Redis, or fail when one is required."""
@@ -129,6 +131,22 @@ def delete_cluster_keys(url: str, pattern: str) -> None:
     if keys:
         cluster.delete(*keys)  # redis-py splits it into one DEL per slot
     cluster.close()
+
+
+@contextmanager
+def primary_with_replica() -> Iterator[PrimaryWithReplica]:
+    """A primary and its replica of our own; unavailable() if redis-server is missing."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed, so no primary with a replica")
+    with PrimaryWithReplica() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def replicated() -> Iterator[PrimaryWithReplica]:
+    """A primary with one replica, shared by the tests that do not stop either."""
+    with primary_with_replica() as servers:
+        yield servers
 
 
 @pytest.fixture

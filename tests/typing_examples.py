@@ -27,6 +27,10 @@ from idemsdk import (
 idem = Idempotency(RedisStore(redis.Redis()), tenant="shop", ttl=timedelta(days=1), lease=30.0)
 aidem = Idempotency(AsyncRedisStore(redis.asyncio.Redis()))
 local = Idempotency(MemoryStore())
+sentinel: RedisStore = RedisStore.from_sentinel(
+    [("10.0.0.1", 26379)], "mymaster", sentinel_kwargs={"password": "s"}, db=2
+)
+asentinel: AsyncRedisStore = AsyncRedisStore.from_url("redis+sentinel://10.0.0.1/mymaster")
 
 
 @idem.idempotent

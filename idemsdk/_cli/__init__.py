@@ -1,7 +1,9 @@
 """The operator command line behind ``idemsdk`` / ``python -m idemsdk``: one module per command.
 
-Pure modules judge and format (``_checks``, ``_report``, ``_view``, ``_render``, ``_payload``,
-``_times``, ``_urls``); only ``_connect``, ``_doctor`` and ``_inspect`` talk to Redis.
+Pure modules judge and format (``_checks``, ``_cluster_checks``, ``_sentinel_checks``,
+``_topology``, ``_report``, ``_view``, ``_render``, ``_payload``, ``_times``, ``_urls``); the
+modules that talk to Redis (``_connect``, ``_gather``, ``_cluster``, ``_sentinels``) only
+gather what those judge, and the commands (``_doctor``, ``_inspect``) put the two together.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ._errors import FAILED, OK
 
-__all__ = ["Facts", "Finding", "Level", "ScriptLoad", "evaluate", "verdict"]
+__all__ = ["Facts", "Finding", "Level", "ScriptLoad", "evaluate", "evaluate_replica", "verdict"]
 
 #: The oldest Redis idemsdk supports (docs/stores.md); older than 5.0 cannot run the scripts.
 SUPPORTED = (6, 2)
@@ -88,6 +88,15 @@ def evaluate(facts: Facts) -> list[Finding]:
     return [check(facts) for check in checks]
 
 
+def evaluate_replica(facts: Facts) -> list[Finding]:
+    """The findings that matter on a replica: promoted, it holds its primary's records.
+
+    Its scripts, mode and replicas are judged on its primary; how it would keep the records
+    once promoted (eviction, persistence) and whether it can run the scripts are its own.
+    """
+    return [_version(facts), _eviction(facts), _persistence(facts)]
+
+
 def verdict(findings: Sequence[Finding], *, strict: bool = False) -> int:
     """The exit status: 1 for any FAIL, or with ``strict`` any WARN or UNKNOWN; else 0."""
     failing = {Level.FAIL, Level.WARN, Level.UNKNOWN} if strict else {Level.FAIL}
@@ -148,7 +157,8 @@ def _mode(facts: Facts) -> Finding:
         return Finding(
             "mode",
             Level.OK,
-            "cluster (cluster_state ok): use redis.RedisCluster; every script touches one key",
+            "cluster (cluster_state ok): connect with redis+cluster:// (a RedisCluster); "
+            "every script touches one key",
         )
     return Finding("mode", Level.OK, f"{mode} master")
 

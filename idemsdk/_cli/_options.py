@@ -20,7 +20,9 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         required=True,
-        help="redis://host:port/db, rediss://host:port/db or unix:///path/to/socket",
+        help="one server (redis://host:port/db, rediss://..., unix:///path/to/socket), a "
+        "cluster (redis+cluster://host:port,host:port/) or a Sentinel setup "
+        "(redis+sentinel://host:26379,host:26379/service[/db])",
     )
     parser.add_argument(
         "--timeout",

@@ -1,22 +1,76 @@
-"""Redis URLs as the operator gives them: checked before connecting, shown without passwords."""
+"""Redis URLs as the operator gives them: checked before connecting, shown without passwords.
+
+Three kinds: one server (``redis://``, ``rediss://``, ``unix://``), a Redis Cluster
+(``redis+cluster://`` seeds) and a Sentinel setup (``redis+sentinel://`` sentinels and a
+service name), the forms ``RedisStore.from_url`` and ``idemsdk._redis_url`` take.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from .._redis_url import redacted
+from .._errors import ConfigurationError
+from .._redis_url import (
+    ClusterURL,
+    SentinelURL,
+    parse_cluster_url,
+    parse_sentinel_url,
+    redacted,
+)
 from ._errors import UsageError
 
-__all__ = ["check_url", "redacted"]
+__all__ = ["address", "check_url", "cluster_url", "redacted", "sentinel_url", "with_address"]
 
 _SCHEMES = ("redis", "rediss", "unix")
+_USE = (
+    "use redis://host:port/db, rediss://host:port/db (TLS), unix:///path/to/socket, "
+    "redis+cluster://host:port,host:port/ or redis+sentinel://host:26379/service"
+)
 
 
 def check_url(url: str) -> str:
-    """Return ``url`` if redis-py can connect with it as written, else raise UsageError."""
+    """Return ``url`` if it is one of the three kinds, written so it can work; else UsageError."""
+    if cluster_url(url) is None and sentinel_url(url) is None:
+        _check_server(url)
+    return url
+
+
+def cluster_url(url: str) -> ClusterURL | None:
+    """``url`` taken apart as a cluster URL (seeds checked); ``None`` for the other kinds."""
+    try:
+        cluster = parse_cluster_url(url)
+    except (ConfigurationError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if cluster is not None:
+        # The seeds share the first one's credentials and options: check them as a server's.
+        _check_server(cluster.node_url, shown=url)
+    return cluster
+
+
+def sentinel_url(url: str) -> SentinelURL | None:
+    """``url`` taken apart as a Sentinel URL; ``None`` for the other kinds."""
+    try:
+        return parse_sentinel_url(url)
+    except (ConfigurationError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def with_address(url: str, host: str, port: int) -> str:
+    """``url`` pointed at ``host:port``, keeping its scheme, credentials, database, options."""
+    parts = urlsplit(url)
+    credentials, at, _ = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{credentials}{at}{address(host, port)}"))
+
+
+def address(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets as URLs write it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_server(url: str, shown: str | None = None) -> None:
     # redis-py accepts some mistakes silently (``redis://h:6379/x`` ignores the database,
     # ``redis://`` means localhost): an operator's typo must not inspect another server.
-    shown = redacted(url)
+    shown = redacted(shown or url)
     try:
         parts = urlsplit(url)
         port_error = None
@@ -26,20 +80,12 @@ def check_url(url: str) -> str:
             port_error = exc
     except ValueError as exc:
         raise UsageError(f"{shown!r} is not a valid URL: {exc}") from exc
-    if parts.scheme.endswith("+cluster"):
-        raise UsageError(
-            f"{shown!r}: doctor and inspect talk to one node; give that node's "
-            "redis://host:port URL (inspect: the node that serves the key's slot)"
-        )
     if parts.scheme not in _SCHEMES:
-        raise UsageError(
-            f"{shown!r} is not a Redis URL: use redis://host:port/db, "
-            "rediss://host:port/db (TLS) or unix:///path/to/socket"
-        )
+        raise UsageError(f"{shown!r} is not a Redis URL: {_USE}")
     if parts.scheme == "unix":
         if not parts.path:
             raise UsageError(f"{shown!r} names no socket path: unix:///path/to/socket")
-        return url
+        return
     if not parts.hostname:
         raise UsageError(f"{shown!r} names no host: {parts.scheme}://host:port/db")
     if port_error is not None:
@@ -47,4 +93,3 @@ def check_url(url: str) -> str:
     database = parts.path.strip("/")
     if database and not database.isdigit():
         raise UsageError(f"{shown!r}: the database {database!r} is not a number")
-    return url

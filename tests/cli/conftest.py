@@ -2,6 +2,8 @@
 
 Doctor's specific findings are asserted on private servers started with the settings under
 test (``start_redis``): the shared server's configuration is not ours to assume or change.
+The session's cluster is only read; tests that change a cluster or a Sentinel setup use
+their own (``sentinel_of``, ``cluster_of``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import redis
 
 from idemsdk.__main__ import main
-from idemsdk.testing import RedisServer
+from idemsdk.testing import RedisSentinelServer, RedisServer
 
 from ..conftest import unavailable
 
@@ -39,6 +44,21 @@ class Outcome:
     def level(self, check: str) -> str:
         """The level doctor gave ``check``: OK, WARN, UNKNOWN or FAIL."""
         return self.line(check).split()[0]
+
+    def headings(self) -> list[str]:
+        """Doctor's section headings (a cluster's nodes, the sentinels), in order."""
+        return [line for line in self.out.splitlines()[1:-1] if not line.startswith("  ")]
+
+    def section(self, heading: str) -> Outcome:
+        """The findings under the one heading that starts with ``heading``, on their own."""
+        found = [name for name in self.headings() if name.startswith(heading)]
+        assert len(found) == 1, self.out
+        lines = self.out.splitlines()
+        start = lines.index(found[0]) + 1
+        end = start
+        while end < len(lines) and lines[end].startswith("  "):
+            end += 1
+        return Outcome(self.status, "".join(f"{line}\n" for line in lines[start:end]), self.err)
 
 
 Cli = Callable[..., Outcome]
@@ -91,6 +111,20 @@ def start_redis() -> Iterator[StartRedis]:
     yield start
     for server in started:
         server.stop()
+
+
+@contextmanager
+def sentinel_of(**options: Any) -> Iterator[RedisSentinelServer]:
+    """A Sentinel setup of our own (RedisSentinelServer's ``options``); unavailable() if none."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed, so no Sentinel setup")
+    try:
+        setup = RedisSentinelServer(**options)
+    except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
+        unavailable(f"could not start a Sentinel setup: {exc}")
+        raise  # unreachable: unavailable() raised
+    with setup:
+        yield setup
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from idemsdk._cli._checks import Facts, Finding, Level, ScriptLoad, evaluate, verdict
-from idemsdk._cli._report import report_json, report_text
+from idemsdk._cli._checks import (
+    Facts,
+    Finding,
+    Level,
+    ScriptLoad,
+    evaluate,
+    evaluate_replica,
+    verdict,
+)
 
 from .samples import facts
 
@@ -49,6 +54,20 @@ def test_a_healthy_server_is_all_ok_even_when_strict() -> None:
 )
 def test_versions_before_6_2_warn_and_before_5_fail(version: str, level: Level) -> None:
     assert finding("version", facts({"redis_version": version})).level is level
+
+
+def test_a_replica_is_judged_on_what_it_keeps_once_promoted() -> None:
+    # A replica's role, scripts and replicas are its primary's business; these are its own.
+    replica = facts(
+        {"role": "slave", "connected_slaves": "0", "maxmemory_policy": "allkeys-lru"},
+        scripts=[],
+    )
+    findings = evaluate_replica(replica)
+    assert [(f.check, f.level) for f in findings] == [
+        ("version", Level.OK),
+        ("eviction", Level.WARN),
+        ("persistence", Level.OK),
+    ]
 
 
 def test_a_sentinel_fails_and_skips_the_data_checks() -> None:
@@ -183,35 +202,3 @@ def test_verdict_fails_on_fail_and_with_strict_on_warn_or_unknown() -> None:
         assert verdict(mixed) == 0
         assert verdict(mixed, strict=True) == 1
     assert verdict([ok, Finding("c", Level.FAIL, "")]) == 1
-
-
-def test_the_text_report_aligns_findings_and_counts_them() -> None:
-    findings = [
-        Finding("version", Level.OK, "Redis 7.2.4"),
-        Finding("round-trip", Level.WARN, "slow"),
-        Finding("mode", Level.FAIL, "replica"),
-        Finding("eviction", Level.WARN, "allkeys-lru"),
-    ]
-    text = report_text("redis://h:6379/0", findings, 1)
-    assert text.splitlines() == [
-        "idemsdk doctor redis://h:6379/0",
-        "  OK       version     Redis 7.2.4",
-        "  WARN     round-trip  slow",
-        "  FAIL     mode        replica",
-        "  WARN     eviction    allkeys-lru",
-        "1 failure, 2 warnings: exit 1",
-    ]
-    assert report_text("u", [findings[0]], 0).endswith("all OK: exit 0")
-
-
-def test_the_json_report_has_every_finding_and_the_exit_status() -> None:
-    findings = [Finding("version", Level.OK, "Redis 7.2.4"), Finding("mode", Level.FAIL, "x")]
-    document = json.loads(report_json("redis://h:6379/0", findings, 1))
-    assert document == {
-        "url": "redis://h:6379/0",
-        "findings": [
-            {"check": "version", "level": "OK", "reason": "Redis 7.2.4"},
-            {"check": "mode", "level": "FAIL", "reason": "x"},
-        ],
-        "exit": 1,
-    }

@@ -277,7 +277,13 @@ def test_usage_errors_exit_2(cli: Cli, redis_url: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://x", "redis://127.0.0.1:6379/zero", "redis+cluster://127.0.0.1:7000"]
+    "url",
+    [
+        "http://x",
+        "redis://127.0.0.1:6379/zero",
+        "redis+cluster://127.0.0.1:7000/2",
+        "redis+sentinel://127.0.0.1:26379/",
+    ],
 )
 def test_a_bad_url_exits_2(cli: Cli, url: str) -> None:
     outcome = cli("inspect", "--url", url, "some:key")

@@ -40,8 +40,13 @@ def test_a_missing_url_exits_2(cli: Cli) -> None:
         ("redis://127.0.0.1:99999/0", "has an invalid port"),
         ("redis://127.0.0.1:6379/x", "the database 'x' is not a number"),
         ("unix://", "names no socket path"),
-        ("redis+cluster://127.0.0.1:7000", "talk to one node"),
         ("redis://[::1/0", "is not a valid URL"),
+        ("redis+cluster://", "a node without a host"),
+        ("redis+cluster://127.0.0.1:7000,127.0.0.1:x/", "bad node '127.0.0.1:x'"),
+        ("redis+cluster://127.0.0.1:7000/1", "a Redis Cluster has only database 0"),
+        ("redis+sentinel://127.0.0.1:26379", "names the service after the hosts"),
+        ("redis+sentinel://127.0.0.1:26379/mymaster/x", "the database 'x' is not a number"),
+        ("redis+sentinel://127.0.0.1:99999/mymaster", "bad node '127.0.0.1:99999'"),
     ],
 )
 def test_a_bad_url_exits_2_with_the_reason(cli: Cli, url: str, problem: str) -> None:
@@ -57,11 +62,22 @@ def test_a_bad_timeout_exits_2(cli: Cli) -> None:
     assert cli("doctor", "--url", "redis://127.0.0.1:1/0", "--timeout", "soon").status == 2
 
 
-def test_passwords_never_reach_the_output(cli: Cli) -> None:
-    outcome = cli("doctor", "--url", "redis://admin:hunter2@127.0.0.1:6379/x")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://admin:hunter2@127.0.0.1:6379/x", "redis://admin:***@127.0.0.1:6379/x"),
+        ("redis+cluster://:hunter2@127.0.0.1:1,h:x/", "redis+cluster://:***@127.0.0.1:1,h:x/"),
+        (
+            "redis+sentinel://127.0.0.1:1/s/x?sentinel_password=hunter2",
+            "redis+sentinel://127.0.0.1:1/s/x?sentinel_password=***",
+        ),
+    ],
+)
+def test_passwords_never_reach_the_output(cli: Cli, url: str, shown: str) -> None:
+    outcome = cli("doctor", "--url", url)
     assert outcome.status == 2
     assert "hunter2" not in outcome.err
-    assert "redis://admin:***@127.0.0.1:6379/x" in outcome.err
+    assert shown in outcome.err
 
 
 def test_good_urls_pass_unchanged() -> None:
@@ -71,6 +87,9 @@ def test_good_urls_pass_unchanged() -> None:
         "rediss://user:pw@cache.internal:6380/2",
         "redis://[::1]:6379",
         "unix:///run/redis.sock?db=1",
+        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001/",
+        "rediss+cluster://user:pw@cache.internal:6380",
+        "redis+sentinel://127.0.0.1:26379,[::1]/mymaster/2?sentinel_password=pw",
     ):
         assert check_url(url) == url
 
@@ -93,5 +112,6 @@ def test_usage_errors_exit_2_from_a_real_process() -> None:
     assert outcome.status == 2
     assert outcome.err == (
         "idemsdk doctor: error: 'http://x' is not a Redis URL: use redis://host:port/db, "
-        "rediss://host:port/db (TLS) or unix:///path/to/socket\n"
+        "rediss://host:port/db (TLS), unix:///path/to/socket, "
+        "redis+cluster://host:port,host:port/ or redis+sentinel://host:26379/service\n"
     )

@@ -36,6 +36,16 @@ def _cluster_async(request: pytest.FixtureRequest) -> AsyncStore:
     return AsyncRedisStore.from_url(request.getfixturevalue("redis_cluster_url"))
 
 
+def _replicated_sync(request: pytest.FixtureRequest) -> Store:
+    url = request.getfixturevalue("replicated").url
+    return RedisStore.from_url(url).with_wait(1, timeout=2.0)
+
+
+def _replicated_async(request: pytest.FixtureRequest) -> AsyncStore:
+    url = request.getfixturevalue("replicated").url
+    return AsyncRedisStore.from_url(url).with_wait(1, timeout=2.0)
+
+
 _CLUSTER = [pytest.mark.redis, pytest.mark.cluster]
 
 
@@ -46,6 +56,9 @@ _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
     ("fakeredis-async", "async", lambda r: AsyncRedisStore(fakeredis.FakeAsyncRedis()), []),
     ("redis-sync", "sync", _real_sync, [pytest.mark.redis]),
     ("redis-async", "async", _real_async, [pytest.mark.redis]),
+    # Every claim and completion pipelined with WAIT 1 on a primary with one replica.
+    ("redis-replicated-sync", "sync", _replicated_sync, [pytest.mark.redis]),
+    ("redis-replicated-async", "async", _replicated_async, [pytest.mark.redis]),
     ("redis-cluster-sync", "sync", _cluster_sync, _CLUSTER),
     ("redis-cluster-async", "async", _cluster_async, _CLUSTER),
 ]

@@ -292,8 +292,13 @@ def test_lapsed_lease_is_taken_over_and_the_stale_worker_gets_lease_lost(harness
     stale = harness.start(f, "o-1")
     assert started.wait(10)
     time.sleep(0.4)
-    release.set()  # the takeover below runs straight through
-    taken_over = f("o-1")
+    started.clear()
+    takeover = harness.start(f, "o-1")
+    # Released only once the takeover runs: a stale worker released sooner may complete
+    # before the takeover claims (its token still owns the record), and that is no takeover.
+    assert started.wait(10)
+    release.set()
+    taken_over = takeover.result(10)
     assert taken_over["run"] == 2
     with pytest.raises(LeaseLost):
         stale.result(10)

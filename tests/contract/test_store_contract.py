@@ -108,6 +108,15 @@ def test_complete_and_release_need_an_in_progress_record(ops: Ops, key: str) -> 
     assert not ops.complete(f"{key}-absent", token)
 
 
+def test_the_same_completion_again_answers_stored_and_changes_nothing(ops: Ops, key: str) -> None:
+    """What a completion resent after its reply was lost must find (see docs/stores.md)."""
+    token = ops.claim(key).token
+    assert ops.complete(key, token)
+    assert ops.complete(key, token)
+    assert ops.claim(key).body == b"body"
+    assert not ops.complete(key, token + 1)
+
+
 def test_release_deletes_so_the_next_claim_acquires_with_a_larger_token(ops: Ops, key: str) -> None:
     first = ops.claim(key)
     assert ops.release(key, first.token)
