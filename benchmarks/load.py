@@ -1,6 +1,7 @@
 """A load test: worker processes calling one idempotent function, a share of them duplicates.
 
     python -m benchmarks.load [--url URL] [--processes N] [--calls N] [--duplicates 0.3]
+                              [--cluster] [--replicated]
 
 Every worker process calls a decorated function on ``RedisStore.from_url(URL)`` (a cluster
 URL works the same way). Each call uses a fresh key or, with probability ``--duplicates``,
@@ -13,7 +14,9 @@ latency per call, and the double executions, which must be zero.
 Redis is ``--url``, else ``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a
 ``redis-server`` started here on a free loopback port and stopped by its pid afterwards.
 ``--cluster`` runs the same load again on a cluster of 3 primaries and 3 replicas that it
-starts on loopback (and stops by pid).
+starts on loopback (and stops by pid). ``--replicated`` runs it on a primary with one
+replica that it starts, twice: as it is, and with ``wait_replicas=1``, so the price of
+waiting for the replica is read from one run.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 from benchmarks.overhead import redis_server
 from idemsdk import Idempotency, RedisStore
-from idemsdk.testing import RedisClusterServer
+from idemsdk.testing import RedisClusterServer, RedisReplicatedServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Job:
     calls: int
     duplicates: float
     seed: int
+    wait_replicas: int = 0
 
 
 def work(job: Job) -> list[float]:
@@ -49,7 +53,7 @@ def work(job: Job) -> list[float]:
     store = RedisStore.from_url(job.url)
     counter = store.client  # standalone or cluster, as the URL says
     runs_key = f"{job.prefix}:runs"
-    idem = Idempotency(store, tenant="load", prefix=job.prefix)
+    idem = Idempotency(store, tenant="load", prefix=job.prefix, wait_replicas=job.wait_replicas)
 
     @idem.idempotent(scope="charge", on_in_progress="wait", wait_timeout=30)
     def charge(order_id: str) -> str:
@@ -89,11 +93,11 @@ class Result:
         )
 
 
-def run(url: str, processes: int, calls: int, duplicates: float) -> Result:
+def run(url: str, processes: int, calls: int, duplicates: float, wait_replicas: int = 0) -> Result:
     """All workers at once, from spawned processes; the counters read back and deleted."""
     prefix = f"load{uuid.uuid4().hex[:8]}"
     jobs = [
-        Job(url, prefix, worker, processes, calls, duplicates, seed=worker)
+        Job(url, prefix, worker, processes, calls, duplicates, worker, wait_replicas)
         for worker in range(processes)
     ]
     context = multiprocessing.get_context("spawn")
@@ -136,17 +140,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="also on a 3+3 cluster started here on loopback"
     )
+    parser.add_argument(
+        "--replicated",
+        action="store_true",
+        help="also on a primary + replica started here, without and with wait_replicas=1",
+    )
     args = parser.parse_args(argv)
-    rows = []
+    load = (args.processes, args.calls, args.duplicates)
+    results = []
     with redis_server(args.url) as url:
-        result = run(url, args.processes, args.calls, args.duplicates)
-        rows.append(result.row("standalone"))
-    doubles = result.double_executions
+        results.append(("standalone", run(url, *load)))
     if args.cluster:
         with RedisClusterServer() as cluster:
-            result = run(cluster.url, args.processes, args.calls, args.duplicates)
-            rows.append(result.row("cluster, 3 primaries + 3 replicas"))
-        doubles += result.double_executions
+            results.append(("cluster, 3 primaries + 3 replicas", run(cluster.url, *load)))
+    if args.replicated:
+        with RedisReplicatedServer(replicas=1) as servers:
+            results.append(("primary + replica", run(servers.url, *load)))
+            results.append(("primary + replica, wait_replicas=1", run(servers.url, *load, 1)))
+    rows = [result.row(label) for label, result in results]
+    doubles = sum(result.double_executions for _, result in results)
     print("\n".join([*HEADER, *rows]))
     if doubles:
         raise SystemExit(f"{doubles} keys ran more than once")

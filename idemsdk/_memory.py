@@ -117,16 +117,13 @@ class MemoryStore:
         """Store the outcome if ``token`` still owns the key."""
         with self._lock:
             now = self._now_ms()
-            found = self._live(key, now)
-            if found is not None and (found.token, found.status, found.body) == (
-                token,
-                status,
-                body,
-            ):
-                return True  # this outcome, stored already: the Redis scripts answer the same
-            entry = self._owned(key, token, now)
-            if entry is None:
+            entry = self._live(key, now)
+            if entry is None or entry.token != token:
                 return False
+            if entry.status is not Status.IN_PROGRESS:
+                # This very outcome, stored already, is stored (the Redis scripts answer so
+                # for a completion resent after its reply was lost); any other is not.
+                return (entry.status, entry.body) == (status, body)
             entry.status = status
             entry.body = body
             entry.lease_deadline_ms = 0

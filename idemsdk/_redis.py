@@ -197,17 +197,12 @@ class _Wait:
         )
 
 
-def _claim_not_replicated(short: NotReplicated) -> NotReplicated:
-    short.message += "; the claim was released and the function did not run"
-    return short
-
-
-def _result_not_replicated(short: NotReplicated) -> NotReplicated:
-    short.message += (
-        "; the function ran and its result is on the primary, but a failover before the "
-        "replicas catch up may lose it, and a retry would then run the function again"
-    )
-    return short
+#: What a write that too few replicas acknowledged means for the call, as ``short`` says it.
+_CLAIM = "claim; the claim was released and the function did not run"
+_RESULT = (
+    "result; the function ran and its result is on the primary, but a failover before the "
+    "replicas catch up may lose it, and a retry would then run the function again"
+)
 
 
 def _sync_node(host: str, port: int) -> redis.cluster.ClusterNode:
@@ -338,11 +333,11 @@ class RedisStore:
         result = _claim_result(reply, key)
         # Only a claim that wrote needs its write on the replicas; a reply that read an
         # existing record is as good as the record was when it was written.
-        short = self._wait.short(acknowledged, "claim") if result.acquired else None
+        short = self._wait.short(acknowledged, _CLAIM) if result.acquired else None
         if short is not None:
             with contextlib.suppress(IdempotencyError):  # else its lease runs out
                 self.release(key, result.token)
-            raise _claim_not_replicated(short)
+            raise short
         return result
 
     def complete(self, key: str, token: int, status: Status, body: bytes, ttl_ms: int) -> bool:
@@ -351,9 +346,9 @@ class RedisStore:
         if self._wait is None:
             return bool(self._run(COMPLETE, key, args))
         reply, acknowledged = self._run_waiting(self._wait, COMPLETE, key, args)
-        short = self._wait.short(acknowledged, "result") if reply else None
+        short = self._wait.short(acknowledged, _RESULT) if reply else None
         if short is not None:
-            raise _result_not_replicated(short)
+            raise short
         return bool(reply)
 
     def release(self, key: str, token: int) -> bool:
@@ -472,11 +467,11 @@ class AsyncRedisStore:
             return _claim_result(await self._run(CLAIM, key, args), key)
         reply, acknowledged = await self._run_waiting(self._wait, CLAIM, key, args)
         result = _claim_result(reply, key)
-        short = self._wait.short(acknowledged, "claim") if result.acquired else None
+        short = self._wait.short(acknowledged, _CLAIM) if result.acquired else None
         if short is not None:
             with contextlib.suppress(IdempotencyError):
                 await self.arelease(key, result.token)
-            raise _claim_not_replicated(short)
+            raise short
         return result
 
     async def acomplete(
@@ -487,9 +482,9 @@ class AsyncRedisStore:
         if self._wait is None:
             return bool(await self._run(COMPLETE, key, args))
         reply, acknowledged = await self._run_waiting(self._wait, COMPLETE, key, args)
-        short = self._wait.short(acknowledged, "result") if reply else None
+        short = self._wait.short(acknowledged, _RESULT) if reply else None
         if short is not None:
-            raise _result_not_replicated(short)
+            raise short
         return bool(reply)
 
     async def arelease(self, key: str, token: int) -> bool:

@@ -15,6 +15,9 @@
     with RedisServer(persistent=True) as server:  # AOF, fsync always: records outlive
         server.restart(downtime=1)  # a stop (SIGTERM) and a start on the same port
 
+    with RedisReplicatedServer(replicas=1) as servers:  # a primary and its replica, in sync
+        idem = Idempotency(RedisStore.from_url(servers.url), wait_replicas=1)
+
     with RedisClusterServer() as cluster:  # 3 primaries, 3 replicas, all on loopback
         idem = Idempotency(RedisStore.from_url(cluster.url))  # redis+cluster://...
 
@@ -33,11 +36,40 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis
 
-__all__ = ["FakeClock", "RedisClusterServer", "RedisSentinelServer", "RedisServer", "free_port"]
+__all__ = [
+    "FakeClock",
+    "RedisClusterServer",
+    "RedisReplicatedServer",
+    "RedisSentinelServer",
+    "RedisServer",
+    "free_port",
+]
+
+
+S = TypeVar("S", bound="_Stopped")
+
+
+class _Stopped:
+    """The servers below as context managers: leaving the ``with`` block stops them."""
+
+    def stop(self) -> None:
+        """Stop every process this object started; safe to repeat."""
+        raise NotImplementedError
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class FakeClock:
@@ -61,7 +93,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
+class RedisServer(_Stopped):
     """A ``redis-server`` process of our own on a free loopback port, stopped by its pid.
 
     The working directory is temporary. Nothing is persisted unless ``persistent``: then
@@ -143,19 +175,8 @@ class RedisServer:
         self.terminate()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> RedisServer:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class RedisClusterServer:
+class RedisClusterServer(_Stopped):
     """A Redis Cluster of our own on loopback: ``primaries`` masters, each with ``replicas``.
 
     Every node is a :class:`RedisServer` (nothing persisted, stopped by its pid; extra
@@ -232,17 +253,6 @@ class RedisClusterServer:
         for server in self.servers:
             server.stop()
 
-    def __enter__(self) -> RedisClusterServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _free_cluster_port() -> int:
     """A free port whose cluster bus port (port + 10000) exists and is free too."""
@@ -282,12 +292,65 @@ def _answers(client: redis.Redis) -> bool:
     return True
 
 
-class RedisSentinelServer:
+class RedisReplicatedServer(_Stopped):
+    """A primary and ``replicas`` replicas of it, each a :class:`RedisServer`, in sync.
+
+    Ready once the primary counts every replica for ``WAIT``. :attr:`url` is the primary's;
+    :attr:`servers` are every server, the primary first. Extra command-line options go in
+    ``options``. Every process is ours, stopped by its pid.
+    """
+
+    def __init__(
+        self,
+        *options: str,
+        replicas: int = 1,
+        binary: str | None = None,
+        timeout: float = 30,
+    ) -> None:
+        # Replicas sync at once rather than after the default 5 s pause.
+        sync = ("--repl-diskless-sync-delay", "0")
+        self.servers: list[RedisServer] = []
+        try:
+            self.primary = RedisServer(*sync, *options, binary=binary, timeout=timeout)
+            self.servers.append(self.primary)
+            primary = ("--replicaof", "127.0.0.1", str(self.primary.port))
+            for _ in range(replicas):
+                self.servers.append(
+                    RedisServer(*sync, *primary, *options, binary=binary, timeout=timeout)
+                )
+            self.url = self.primary.url
+            self._wait_in_sync(replicas, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def replicas(self) -> list[RedisServer]:
+        """The servers other than the primary."""
+        return [server for server in self.servers if server is not self.primary]
+
+    def _wait_in_sync(self, replicas: int, timeout: float) -> None:
+        client = redis.Redis(port=self.primary.port, socket_timeout=2)
+        deadline = time.monotonic() + timeout
+        try:
+            while not _acknowledged(client, replicas):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the replicas of {self.url} never came in sync")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Terminate every server (ours, by pid); safe to repeat."""
+        for server in self.servers:
+            server.stop()
+
+
+class RedisSentinelServer(_Stopped):
     """A primary, ``replicas`` replicas and ``sentinels`` Sentinels watching them, on loopback.
 
-    Every server is a :class:`RedisServer` (extra command-line options go in ``options``);
-    each sentinel is ``redis-server <config> --sentinel`` with a config file in a temporary
-    directory, watching the primary as ``service`` with a majority quorum and a short
+    The servers are a :class:`RedisReplicatedServer` (extra command-line options go in
+    ``options``); each sentinel is ``redis-server <config> --sentinel`` with a config file
+    in a temporary directory, watching the primary as ``service`` with a majority quorum and a short
     ``down_after`` (seconds). Ready once every replica is in sync and every sentinel knows
     the primary, its replicas and the other sentinels. :attr:`url` is a ``redis+sentinel://``
     URL naming every sentinel and the service; :attr:`primary` is the current primary.
@@ -310,19 +373,15 @@ class RedisSentinelServer:
                 "redis-server is not installed (Debian: apt install redis-server)"
             )
         self.service = service
-        self.servers: list[RedisServer] = []
         self._processes: list[subprocess.Popen[bytes]] = []
         self._dir = Path(tempfile.mkdtemp(prefix="idemsdk-sentinel-"))
-        # Replicas sync at once rather than after the default 5 s pause.
-        sync = ("--repl-diskless-sync-delay", "0")
+        self._replicated: RedisReplicatedServer | None = None
         try:
-            self.primary = RedisServer(*sync, *options, binary=found, timeout=timeout)
-            self.servers.append(self.primary)
-            primary = ("--replicaof", "127.0.0.1", str(self.primary.port))
-            for _ in range(replicas):
-                self.servers.append(
-                    RedisServer(*sync, *primary, *options, binary=found, timeout=timeout)
-                )
+            self._replicated = RedisReplicatedServer(
+                *options, replicas=replicas, binary=found, timeout=timeout
+            )
+            self.servers = self._replicated.servers
+            self.primary = self._replicated.primary
             self.sentinels = [("127.0.0.1", free_port()) for _ in range(sentinels)]
             self.url = (
                 f"redis+sentinel://{','.join(f'{h}:{p}' for h, p in self.sentinels)}/{service}"
@@ -365,20 +424,19 @@ class RedisSentinelServer:
         return process
 
     def _wait_ready(self, replicas: int, timeout: float) -> None:
-        clients = [redis.Redis(port=server.port, socket_timeout=2) for server in self.servers]
         sentinels = [redis.Redis(host, port, socket_timeout=2) for host, port in self.sentinels]
         deadline = time.monotonic() + timeout
         try:
-            while not (
-                _acknowledged(clients[0], replicas)
-                and all(_watching(s, self.service, replicas, len(sentinels)) for s in sentinels)
+            while not all(
+                _watching(sentinel, self.service, replicas, len(sentinels))
+                for sentinel in sentinels
             ):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the sentinels of {self.url} never became ready")
                 time.sleep(0.05)
         finally:
-            for client in [*clients, *sentinels]:
-                client.close()
+            for sentinel in sentinels:
+                sentinel.close()
 
     def kill_primary(self) -> None:
         """SIGKILL the current primary (ours, by pid): no goodbye, as in a crash."""
@@ -414,20 +472,9 @@ class RedisSentinelServer:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        for server in self.servers:
-            server.stop()
+        if self._replicated is not None:
+            self._replicated.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> RedisSentinelServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _acknowledged(primary: redis.Redis, replicas: int) -> bool:

@@ -6,6 +6,8 @@ import pytest
 
 from benchmarks import load
 
+from .replication import PrimaryWithReplica
+
 pytestmark = pytest.mark.redis
 
 
@@ -18,3 +20,11 @@ def test_a_small_load_run_counts_every_key_once(redis_url: str) -> None:
     assert 0 < result.executions < result.calls
     assert 0 < result.p50_ms <= result.p99_ms
     assert result.row("x").startswith("| x | 120 |")
+
+
+def test_a_load_run_with_wait_replicas_waits_on_a_real_replica(
+    replicated: PrimaryWithReplica,
+) -> None:
+    result = load.run(replicated.url, processes=2, calls=40, duplicates=0.5, wait_replicas=1)
+    assert (result.calls, result.double_executions) == (80, 0)
+    assert 0 < result.executions < result.calls

@@ -265,6 +265,7 @@ def test_public_api_is_exactly_the_curated_names() -> None:
     assert idemsdk.testing.__all__ == [
         "FakeClock",
         "RedisClusterServer",
+        "RedisReplicatedServer",
         "RedisSentinelServer",
         "RedisServer",
         "free_port",

@@ -37,6 +37,14 @@ def servers(replicated: PrimaryWithReplica) -> Iterator[PrimaryWithReplica]:
     replicated.resume()
 
 
+@pytest.fixture
+def idem(servers: PrimaryWithReplica, prefix: str) -> Idempotency:
+    """Calls on the primary that wait up to 0.2 s for the replica."""
+    return Idempotency(
+        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix=prefix
+    )
+
+
 def _record(url: str, key: str) -> dict[bytes, bytes]:
     client = redis.Redis.from_url(url)
     try:
@@ -46,11 +54,8 @@ def _record(url: str, key: str) -> dict[bytes, bytes]:
 
 
 def test_a_claim_no_replica_acknowledges_raises_and_the_function_does_not_run(
-    servers: PrimaryWithReplica,
+    servers: PrimaryWithReplica, idem: Idempotency
 ) -> None:
-    idem = Idempotency(
-        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix="w"
-    )
     ran: list[int] = []
 
     @idem.idempotent
@@ -70,10 +75,10 @@ def test_a_claim_no_replica_acknowledges_raises_and_the_function_does_not_run(
 
 
 def test_a_call_returns_only_once_the_replica_holds_its_result(
-    servers: PrimaryWithReplica,
+    servers: PrimaryWithReplica, prefix: str
 ) -> None:
     idem = Idempotency(
-        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=3, prefix="w"
+        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=3, prefix=prefix
     )
     charge = idem.idempotent(lambda n: n * 2)
     resumed_at: list[float] = []
@@ -93,11 +98,8 @@ def test_a_call_returns_only_once_the_replica_holds_its_result(
 
 
 def test_a_result_no_replica_acknowledges_says_the_function_ran_and_replays(
-    servers: PrimaryWithReplica,
+    servers: PrimaryWithReplica, idem: Idempotency
 ) -> None:
-    idem = Idempotency(
-        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix="w"
-    )
     ran: list[int] = []
 
     @idem.idempotent
@@ -117,10 +119,9 @@ def test_a_result_no_replica_acknowledges_says_the_function_ran_and_replays(
     assert ran == [7]
 
 
-def test_a_replay_does_not_need_the_replicas(servers: PrimaryWithReplica) -> None:
-    idem = Idempotency(
-        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix="w"
-    )
+def test_a_replay_does_not_need_the_replicas(
+    servers: PrimaryWithReplica, idem: Idempotency
+) -> None:
     ran: list[int] = []
 
     @idem.idempotent
@@ -134,9 +135,9 @@ def test_a_replay_does_not_need_the_replicas(servers: PrimaryWithReplica) -> Non
     assert ran == [3]
 
 
-def test_async_calls_wait_for_replicas_too(servers: PrimaryWithReplica) -> None:
+def test_async_calls_wait_for_replicas_too(servers: PrimaryWithReplica, prefix: str) -> None:
     idem = Idempotency(
-        AsyncRedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix="w"
+        AsyncRedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.2, prefix=prefix
     )
     ran: list[int] = []
 
@@ -157,10 +158,10 @@ def test_async_calls_wait_for_replicas_too(servers: PrimaryWithReplica) -> None:
 
 
 def test_unacknowledged_writes_do_not_open_the_circuit_breaker(
-    servers: PrimaryWithReplica,
+    servers: PrimaryWithReplica, prefix: str
 ) -> None:
     idem = Idempotency(
-        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.05, prefix="w"
+        RedisStore.from_url(servers.url), wait_replicas=1, wait_timeout=0.05, prefix=prefix
     )
     job = idem.idempotent(lambda n: n)
     assert job(0) == 0
@@ -174,9 +175,9 @@ def test_unacknowledged_writes_do_not_open_the_circuit_breaker(
 
 
 def test_without_wait_replicas_a_call_does_not_wait_for_a_frozen_replica(
-    servers: PrimaryWithReplica,
+    servers: PrimaryWithReplica, prefix: str
 ) -> None:
-    idem = Idempotency(RedisStore.from_url(servers.url), prefix="w")
+    idem = Idempotency(RedisStore.from_url(servers.url), prefix=prefix)
     job = idem.idempotent(lambda n: n)
     with servers.replica_stopped():
         assert job(1) == 1  # the control: the waiting above is wait_replicas' doing
