@@ -17,13 +17,13 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
 
 from idemsdk import RedisStore
-from idemsdk.testing import RedisClusterServer, RedisServer
+from idemsdk.testing import RedisClusterServer, RedisSentinelServer, RedisServer
 
 from .replication import PrimaryWithReplica
 
@@ -131,6 +131,28 @@ def delete_cluster_keys(url: str, pattern: str) -> None:
     if keys:
         cluster.delete(*keys)  # redis-py splits it into one DEL per slot
     cluster.close()
+
+
+@contextmanager
+def sentinel_of(**options: Any) -> Iterator[RedisSentinelServer]:
+    """A Sentinel setup of our own (RedisSentinelServer's ``options``: by default a primary,
+    a replica and 3 sentinels), stopped after; unavailable() if none can be started."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed, so no Sentinel setup")
+    try:
+        setup = RedisSentinelServer(**options)
+    except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
+        unavailable(f"could not start a Sentinel setup: {exc}")
+        raise  # unreachable: unavailable() raised
+    with setup:
+        yield setup
+
+
+@pytest.fixture(scope="session")
+def sentinel() -> Iterator[RedisSentinelServer]:
+    """The session's Sentinel setup; tests must not stop or demote its primary."""
+    with sentinel_of() as setup:
+        yield setup
 
 
 @contextmanager

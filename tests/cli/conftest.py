@@ -14,15 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import redis
 
 from idemsdk.__main__ import main
-from idemsdk.testing import RedisSentinelServer, RedisServer
+from idemsdk.testing import RedisServer
 
 from ..conftest import unavailable
 
@@ -111,20 +108,6 @@ def start_redis() -> Iterator[StartRedis]:
     yield start
     for server in started:
         server.stop()
-
-
-@contextmanager
-def sentinel_of(**options: Any) -> Iterator[RedisSentinelServer]:
-    """A Sentinel setup of our own (RedisSentinelServer's ``options``); unavailable() if none."""
-    if shutil.which("redis-server") is None:
-        unavailable("redis-server is not installed, so no Sentinel setup")
-    try:
-        setup = RedisSentinelServer(**options)
-    except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
-        unavailable(f"could not start a Sentinel setup: {exc}")
-        raise  # unreachable: unavailable() raised
-    with setup:
-        yield setup
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:

@@ -57,12 +57,23 @@ def slot_map(port: int) -> list[ClusterNode]:
 
 
 def settled(url: str, primaries: int, replicas: int) -> bool:
-    """Every node sees the cluster's whole shape (gossip lags behind its creation)."""
+    """Every node sees the cluster's whole shape and calls it ok.
+
+    Gossip lags behind the cluster's creation, and behind a test that put a slot back: a
+    node still saying ``cluster_state:fail`` refuses a MIGRATE into it.
+    """
     for seed in addresses(url):
-        nodes = slot_map(int(seed.rpartition(":")[2]))
+        port = int(seed.rpartition(":")[2])
+        nodes = slot_map(port)
         serving = sum(node.is_primary and bool(node.slots) for node in nodes)
         if (serving, sum(not node.is_primary for node in nodes)) != (primaries, replicas):
             return False
+        client = redis.Redis(port=port)
+        try:
+            if client.cluster("INFO")["cluster_state"] != "ok":
+                return False
+        finally:
+            client.close()
     return True
 
 

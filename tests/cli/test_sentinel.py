@@ -18,7 +18,8 @@ import redis
 
 from idemsdk.testing import RedisSentinelServer, free_port
 
-from .conftest import Cli, run_module, sentinel_of, wait_for
+from ..conftest import sentinel_of
+from .conftest import Cli, run_module, wait_for
 from .test_inspect import charge_function, fields
 
 pytestmark = pytest.mark.redis

@@ -46,6 +46,14 @@ def _replicated_async(request: pytest.FixtureRequest) -> AsyncStore:
     return AsyncRedisStore.from_url(url).with_wait(1, timeout=2.0)
 
 
+def _sentinel_sync(request: pytest.FixtureRequest) -> Store:
+    return RedisStore.from_url(request.getfixturevalue("sentinel").url)
+
+
+def _sentinel_async(request: pytest.FixtureRequest) -> AsyncStore:
+    return AsyncRedisStore.from_url(request.getfixturevalue("sentinel").url)
+
+
 _CLUSTER = [pytest.mark.redis, pytest.mark.cluster]
 
 
@@ -59,6 +67,9 @@ _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
     # Every claim and completion pipelined with WAIT 1 on a primary with one replica.
     ("redis-replicated-sync", "sync", _replicated_sync, [pytest.mark.redis]),
     ("redis-replicated-async", "async", _replicated_async, [pytest.mark.redis]),
+    # Found through three sentinels (redis+sentinel://), on a primary with one replica.
+    ("redis-sentinel-sync", "sync", _sentinel_sync, [pytest.mark.redis]),
+    ("redis-sentinel-async", "async", _sentinel_async, [pytest.mark.redis]),
     ("redis-cluster-sync", "sync", _cluster_sync, _CLUSTER),
     ("redis-cluster-async", "async", _cluster_async, _CLUSTER),
 ]
