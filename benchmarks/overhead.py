@@ -203,15 +203,16 @@ def redis_cases(client: redis.Redis, prefix: str) -> dict[str, Case]:
     body = client.hget(done_key, "body")  # the exact body the decorator stored
     assert body is not None
     counter = iter(range(10**9))
+    claim_id = "0123456789abcdef"  # the script's arguments, as the store sends them
 
     def raw_duplicate(n: int) -> None:
         for _ in range(n):
-            client.evalsha(CLAIM.sha, 1, done_key, fingerprint, 30_000, 86_400_000)
+            client.evalsha(CLAIM.sha, 1, done_key, fingerprint, 30_000, 86_400_000, claim_id)
 
     def raw_first(n: int) -> None:
         for _ in range(n):
             key = f"{prefix}:raw:{next(counter)}"
-            token = client.evalsha(CLAIM.sha, 1, key, fingerprint, 30_000, 86_400_000)[1]
+            token = client.evalsha(CLAIM.sha, 1, key, fingerprint, 30_000, 86_400_000, claim_id)[1]
             client.evalsha(COMPLETE.sha, 1, key, token, "completed", body, 86_400_000)
 
     def first(n: int) -> None:
