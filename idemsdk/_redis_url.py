@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from ._errors import ConfigurationError
 
@@ -54,19 +54,16 @@ class ClusterURL:
 
 def parse_cluster_url(url: str) -> ClusterURL | None:
     """Take a cluster URL apart; ``None`` when ``url`` is not one (``redis://`` and the rest)."""
-    scheme, separator, _ = url.partition("://")
-    node_scheme = _SCHEMES.get(scheme.lower())
-    if not separator or node_scheme is None:
+    split = _split(url, _SCHEMES)
+    if split is None:
         return None
-    parts = urlsplit(url)
-    credentials, at, hosts = parts.netloc.rpartition("@")
-    seeds = hosts.split(",")
+    node_scheme, parts, credentials, seeds = split
     nodes = tuple(_node(seed, url) for seed in seeds)
     if unquote(parts.path).strip("/") not in ("", "0") or any(
         value != "0" for value in parse_qs(parts.query).get("db", [])
     ):
         raise ConfigurationError(f"a Redis Cluster has only database 0: {redacted(url)}")
-    first = f"{credentials}{at}{seeds[0]}"
+    first = f"{credentials}{seeds[0]}"
     node_url = urlunsplit((node_scheme, first, parts.path, parts.query, parts.fragment))
     return ClusterURL(node_url, nodes)
 
@@ -88,13 +85,11 @@ class SentinelURL:
 
 def parse_sentinel_url(url: str) -> SentinelURL | None:
     """Take a Sentinel URL apart; ``None`` when ``url`` is not one."""
-    scheme, separator, _ = url.partition("://")
-    node_scheme = _SENTINEL_SCHEMES.get(scheme.lower())
-    if not separator or node_scheme is None:
+    split = _split(url, _SENTINEL_SCHEMES)
+    if split is None:
         return None
-    parts = urlsplit(url)
-    credentials, at, hosts = parts.netloc.rpartition("@")
-    sentinels = tuple(_node(host, url, _DEFAULT_SENTINEL_PORT) for host in hosts.split(","))
+    node_scheme, parts, credentials, hosts = split
+    sentinels = tuple(_node(host, url, _DEFAULT_SENTINEL_PORT) for host in hosts)
     service, _, database = unquote(parts.path).strip("/").partition("/")
     if not service:
         raise ConfigurationError(
@@ -109,9 +104,21 @@ def parse_sentinel_url(url: str) -> SentinelURL | None:
     )
     rest = urlencode([(name, value) for name, values in query.items() for value in values])
     node_url = urlunsplit(
-        (node_scheme, f"{credentials}{at}sentinel-primary", f"/{database or 0}", rest, "")
+        (node_scheme, f"{credentials}sentinel-primary", f"/{database or 0}", rest, "")
     )
     return SentinelURL(sentinels, service, node_url, sentinel_options)
+
+
+def _split(url: str, schemes: dict[str, str]) -> tuple[str, SplitResult, str, list[str]] | None:
+    """A multi-host URL of one of ``schemes`` taken apart: the scheme of one server's URL,
+    the parts, the credentials with their ``@`` (or ""), and the hosts; else None."""
+    scheme, separator, _ = url.partition("://")
+    node_scheme = schemes.get(scheme.lower())
+    if not separator or node_scheme is None:
+        return None
+    parts = urlsplit(url)
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    return node_scheme, parts, f"{credentials}{at}", hosts.split(",")
 
 
 def _node(text: str, url: str, default_port: int = _DEFAULT_PORT) -> tuple[str, int]:

@@ -31,6 +31,9 @@ sentinel: RedisStore = RedisStore.from_sentinel(
     [("10.0.0.1", 26379)], "mymaster", sentinel_kwargs={"password": "s"}, db=2
 )
 asentinel: AsyncRedisStore = AsyncRedisStore.from_url("redis+sentinel://10.0.0.1/mymaster")
+durable = Idempotency(sentinel, wait_replicas=1, wait_timeout=timedelta(milliseconds=500))
+waiting: RedisStore = sentinel.with_wait(1, timeout=0.5)
+awaiting: AsyncRedisStore = asentinel.with_wait(2, timeout=1.0)
 
 
 @idem.idempotent
