@@ -1,11 +1,12 @@
-"""Shared fixtures: a real Redis, and a real Redis Cluster, for the tests that need one.
+"""Shared fixtures: real Redis servers, a cluster, a replica and sentinels, of our own.
 
 ``REDIS_URL`` names a server to use; otherwise a ``redis-server`` is started on a free
-loopback port for the session and stopped by its pid. The cluster is always our own:
-six ``redis-server`` processes (3 primaries, 3 replicas) on loopback, formed with
-``redis-cli --cluster create`` once per session, stopped by their pids; tests move its
-slots around. Without the binaries, Redis tests are skipped with the reason, unless
-``IDEMSDK_REQUIRE_REDIS=1`` (CI), where they fail.
+loopback port for the session and stopped by its pid. The others are always our own
+(``our_own``), on loopback, stopped by their pids: the cluster is six ``redis-server``
+processes (3 primaries, 3 replicas) formed with ``redis-cli --cluster create`` once per
+session, whose slots tests move around; ``replicated`` is a primary and its replica;
+``sentinel`` a primary, its replica and 3 sentinels. Without the binaries, Redis tests
+are skipped with the reason, unless ``IDEMSDK_REQUIRE_REDIS=1`` (CI), where they fail.
 Tests touch only keys under their own unique prefix and delete them, on every primary.
 """
 
@@ -15,15 +16,20 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar, cast
 
 import pytest
 import redis
 
 from idemsdk import RedisStore
-from idemsdk.testing import RedisClusterServer, RedisSentinelServer, RedisServer
+from idemsdk.testing import (
+    RedisClusterServer,
+    RedisReplicatedServer,
+    RedisSentinelServer,
+    RedisServer,
+)
 
 from .replication import PrimaryWithReplica
 
@@ -81,19 +87,33 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
+S = TypeVar(
+    "S", bound=RedisServer | RedisClusterServer | RedisReplicatedServer | RedisSentinelServer
+)
+
+
 @contextmanager
-def cluster_of(primaries: int, replicas: int) -> Iterator[RedisClusterServer]:
-    """A Redis Cluster of our own on loopback, stopped after; unavailable() if none can be."""
-    missing = [name for name in ("redis-server", "redis-cli") if shutil.which(name) is None]
+def our_own(start: Callable[[], S], what: str, needs: tuple[str, ...] = ()) -> Iterator[S]:
+    """Servers of our own on loopback from ``start``, stopped after; unavailable() if not."""
+    missing = [name for name in ("redis-server", *needs) if shutil.which(name) is None]
     if missing:
-        unavailable(f"{' and '.join(missing)} not installed, so no Redis Cluster")
+        unavailable(f"{' and '.join(missing)} not installed, so no {what}")
     try:
-        cluster = RedisClusterServer(primaries=primaries, replicas=replicas)
+        servers = start()
     except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
-        unavailable(f"could not build a Redis Cluster: {exc}")
+        unavailable(f"could not start {what}: {exc}")
         raise  # unreachable: unavailable() raised
-    with cluster:
-        yield cluster
+    with servers:
+        yield servers
+
+
+def cluster_of(primaries: int, replicas: int) -> AbstractContextManager[RedisClusterServer]:
+    """A Redis Cluster of our own (``redis-cli`` forms it)."""
+    return our_own(
+        lambda: RedisClusterServer(primaries=primaries, replicas=replicas),
+        "Redis Cluster",
+        needs=("redis-cli",),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -133,19 +153,10 @@ def delete_cluster_keys(url: str, pattern: str) -> None:
     cluster.close()
 
 
-@contextmanager
-def sentinel_of(**options: Any) -> Iterator[RedisSentinelServer]:
-    """A Sentinel setup of our own (RedisSentinelServer's ``options``: by default a primary,
-    a replica and 3 sentinels), stopped after; unavailable() if none can be started."""
-    if shutil.which("redis-server") is None:
-        unavailable("redis-server is not installed, so no Sentinel setup")
-    try:
-        setup = RedisSentinelServer(**options)
-    except (OSError, RuntimeError, subprocess.SubprocessError, redis.RedisError) as exc:
-        unavailable(f"could not start a Sentinel setup: {exc}")
-        raise  # unreachable: unavailable() raised
-    with setup:
-        yield setup
+def sentinel_of(**options: Any) -> AbstractContextManager[RedisSentinelServer]:
+    """A Sentinel setup of our own: RedisSentinelServer's ``options``, by default a primary,
+    a replica and 3 sentinels."""
+    return our_own(lambda: RedisSentinelServer(**options), "Sentinel setup")
 
 
 @pytest.fixture(scope="session")
@@ -155,19 +166,10 @@ def sentinel() -> Iterator[RedisSentinelServer]:
         yield setup
 
 
-@contextmanager
-def primary_with_replica() -> Iterator[PrimaryWithReplica]:
-    """A primary and its replica of our own; unavailable() if redis-server is missing."""
-    if shutil.which("redis-server") is None:
-        unavailable("redis-server is not installed, so no primary with a replica")
-    with PrimaryWithReplica() as servers:
-        yield servers
-
-
 @pytest.fixture(scope="session")
 def replicated() -> Iterator[PrimaryWithReplica]:
     """A primary with one replica, shared by the tests that do not stop either."""
-    with primary_with_replica() as servers:
+    with our_own(PrimaryWithReplica, "primary with a replica") as servers:
         yield servers
 
 
