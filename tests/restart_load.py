@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from idemsdk import RequestInProgress, StoreUnavailable
 from idemsdk.testing import RedisServer
 
-#: Before the stop, down, and after the start: seconds.
-BEFORE, DOWNTIME, AFTER = 0.5, 1.0, 1.0
+#: Before the stop, and down: seconds.
+BEFORE, DOWNTIME = 0.5, 1.0
+#: After the start, the load goes on until this many calls begun once it settled have
+#: succeeded, or for AFTER_LIMIT seconds: a slow machine gets time rather than a failure.
+#: BEFORE + DOWNTIME + AFTER_LIMIT stays under the tests' lease.
+AFTER_CALLS, AFTER_LIMIT = 100, 3.0
 #: Share of calls that repeat an earlier key.
 DUPLICATES = 0.3
 #: A client's pause after an error, so that failing calls do not spin on two cores.
@@ -53,12 +57,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Outage:
-    """``time.monotonic()`` marks: stop asked, process gone, start asked, answering again."""
+    """``time.monotonic()`` marks: stop asked, process gone, start asked, answering again,
+    and settled (answering, and the breaker's cool-down over: every call should succeed)."""
 
     stopping: float
     down: float
     starting: float
     up: float
+    settled: float
 
 
 class Ledger:
@@ -100,6 +106,11 @@ class Ledger:
         """The calls that ended so."""
         return [call for call in self.calls if call.kind == kind]
 
+    def succeeded_since(self, moment: float) -> int:
+        """How many calls begun after ``moment`` have succeeded so far."""
+        with self._lock:
+            return sum(call.started > moment and call.kind == OK for call in self.calls)
+
 
 def attempt() -> str:
     """A new attempt id."""
@@ -107,9 +118,16 @@ def attempt() -> str:
 
 
 def sync_load(
-    charge: Callable[[str, str], str], ledger: Ledger, server: RedisServer, threads: int
+    charge: Callable[[str, str], str],
+    ledger: Ledger,
+    server: RedisServer,
+    threads: int,
+    settle: float,
 ) -> Outage:
-    """Call ``charge`` from ``threads`` threads while the server stops and starts again."""
+    """Call ``charge`` from ``threads`` threads while the server stops and starts again.
+
+    ``settle``: seconds after the start until every call should succeed.
+    """
     done = threading.Event()
 
     def worker(seed: int) -> None:
@@ -137,16 +155,22 @@ def sync_load(
         starting = time.monotonic()
         server.start()
         up = time.monotonic()
-        time.sleep(AFTER)
+        settled = up + settle
+        while time.monotonic() < up + AFTER_LIMIT and ledger.succeeded_since(settled) < AFTER_CALLS:
+            time.sleep(0.05)
     finally:
         done.set()
         for thread in pool:
             thread.join()
-    return Outage(stopping, down, starting, up)
+    return Outage(stopping, down, starting, up, settled)
 
 
 async def async_load(
-    charge: Callable[[str, str], Awaitable[str]], ledger: Ledger, server: RedisServer, tasks: int
+    charge: Callable[[str, str], Awaitable[str]],
+    ledger: Ledger,
+    server: RedisServer,
+    tasks: int,
+    settle: float,
 ) -> Outage:
     """The asyncio twin of :func:`sync_load`: ``tasks`` tasks on one loop."""
     done = asyncio.Event()
@@ -174,8 +198,10 @@ async def async_load(
         starting = time.monotonic()
         await asyncio.to_thread(server.start)
         up = time.monotonic()
-        await asyncio.sleep(AFTER)
+        settled = up + settle
+        while time.monotonic() < up + AFTER_LIMIT and ledger.succeeded_since(settled) < AFTER_CALLS:
+            await asyncio.sleep(0.05)
     finally:
         done.set()
         await asyncio.gather(*running)
-    return Outage(stopping, down, starting, up)
+    return Outage(stopping, down, starting, up, settled)
