@@ -23,6 +23,10 @@ claim carries a random claim id, so a claim that finds an in-progress record wit
 id answers that the key is still its own (rather than busy, which would make the caller
 wait on itself until its lease ran out); a completion that finds the very outcome it would
 write (its token, status and body) answers stored (rather than a false "lease lost").
+Both second runs write again the value they found, changing nothing: WAIT, sent after a
+script on the same connection, counts the replicas that have that connection's last write,
+and a second run on a new connection must give it one, or WAIT would count replicas that
+lack the first run's write (where the server tracks only each connection's writes).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ if not status or not token or not rec[3] then
 end
 local deadline = tonumber(rec[4]) or 0
 if status == 'in_progress' and rec[6] == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'cid', ARGV[4])  -- for WAIT: see the module's docstring
   return {1, token, deadline, now_ms}
 end
 if status == 'in_progress' and deadline <= now_ms and rec[3] == ARGV[1] then
@@ -122,6 +127,7 @@ COMPLETE = Script.of(
 --           in-progress record
 local rec = redis.call('HMGET', KEYS[1], 'token', 'status', 'body')
 if rec[1] == ARGV[1] and rec[2] == ARGV[2] and rec[3] == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2])  -- for WAIT: see the module's docstring
   return 1
 end
 """
