@@ -14,9 +14,9 @@ latency per call, and the double executions, which must be zero.
 Redis is ``--url``, else ``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a
 ``redis-server`` started here on a free loopback port and stopped by its pid afterwards.
 ``--cluster`` runs the same load again on a cluster of 3 primaries and 3 replicas that it
-starts on loopback (and stops by pid). ``--replicated`` runs it on a primary with one
-replica that it starts, twice: as it is, and with ``wait_replicas=1``, so the price of
-waiting for the replica is read from one run.
+starts on loopback (and stops by pid), without and with ``wait_replicas=1``.
+``--replicated`` runs it on a primary with one replica that it starts, twice: as it is,
+and with ``wait_replicas=1``, so the price of waiting for the replica is read from one run.
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=2000, help="calls per process")
     parser.add_argument("--duplicates", type=float, default=0.3, help="share of duplicates")
     parser.add_argument(
-        "--cluster", action="store_true", help="also on a 3+3 cluster started here on loopback"
+        "--cluster",
+        action="store_true",
+        help="also on a 3+3 cluster started here, without and with wait_replicas=1",
     )
     parser.add_argument(
         "--replicated",
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cluster:
         with RedisClusterServer() as cluster:
             results.append(("cluster, 3 primaries + 3 replicas", run(cluster.url, *load)))
+            results.append(("cluster, wait_replicas=1", run(cluster.url, *load, 1)))
     if args.replicated:
         with RedisReplicatedServer(replicas=1) as servers:
             results.append(("primary + replica", run(servers.url, *load)))

@@ -12,13 +12,13 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
+from redis.asyncio.cluster import PipelineCommand
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -35,7 +35,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ._errors import (
     ConfigurationError,
     IdempotencyError,
-    NotReplicated,
     RecordCorrupted,
     StoreError,
     StoreUnavailable,
@@ -44,6 +43,7 @@ from ._lua import CLAIM, COMPLETE, RELEASE, RENEW, Script
 from ._record import ClaimResult, Status
 from ._redis_url import ClusterURL, parse_cluster_url, parse_sentinel_url
 from ._sentinel import async_primary, primary, url_arguments
+from ._waiting import CLAIM_SHORT, RESULT_SHORT, UNREACHABLE, Learn, Send, Wait, waiting_write
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
@@ -150,59 +150,16 @@ def _ours(exc: Exception, script: Script) -> StoreError:
     return StoreError(f"Redis failed during {script.name}: {exc}")
 
 
-@dataclass(frozen=True, slots=True)
-class _Wait:
-    """WAIT's arguments, sent after every claim and completion; pure checks of its reply."""
-
-    replicas: int
-    timeout_ms: int
-
-    @classmethod
-    def of(cls, client: Any, replicas: int, timeout: float) -> _Wait:
-        """Checked arguments for ``client``; ConfigurationError for settings that cannot work."""
-        if isinstance(client, (redis.RedisCluster, redis.asyncio.RedisCluster)):
-            # The cluster client sends a keyless WAIT to every primary, not down the
-            # connection that ran the script, so it would count the wrong writes.
-            raise ConfigurationError(
-                "wait_replicas is not supported on Redis Cluster: WAIT must follow the "
-                "script on the connection to the key's primary, which redis-py's cluster "
-                "pipeline does not do"
-            )
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise ConfigurationError(f"wait_replicas must be a positive int, not {replicas!r}")
-        if not timeout > 0:
-            raise ConfigurationError(
-                f"wait_timeout must be a positive number of seconds, not {timeout!r}"
-            )
-        pool = getattr(client, "connection_pool", None)
-        read_timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
-        if read_timeout is not None and read_timeout <= timeout:
-            # The client would give up on the reply before WAIT gives its answer.
-            raise ConfigurationError(
-                f"wait_timeout ({timeout} s) must be shorter than the client's socket_timeout "
-                f"({read_timeout} s)"
-            )
-        return cls(replicas, max(round(timeout * 1000), 1))  # WAIT 0 would block forever
-
-    def short(self, acknowledged: Any, write: str) -> NotReplicated | None:
-        """The error when fewer replicas than asked acknowledged ``write``, else None."""
-        count = int(acknowledged)
-        if count >= self.replicas:
-            return None
-        return NotReplicated(
-            f"{count} of {self.replicas} replicas acknowledged the {write} within "
-            f"{self.timeout_ms} ms",
-            acknowledged=count,
-            wanted=self.replicas,
-        )
-
-
-#: What a write that too few replicas acknowledged means for the call, as ``short`` says it.
-_CLAIM = "claim; the claim was released and the function did not run"
-_RESULT = (
-    "result; the function ran and its result is on the primary, but a failover before the "
-    "replicas catch up may lose it, and a retry would then run the function again"
-)
+def _cluster_node(client: Any, key: str, step: Send) -> Any:
+    """The node of a cluster client that ``step`` goes to: the key's primary, or the one named."""
+    if step.target is None:
+        return client.get_node_from_key(key)
+    node = client.get_node(*step.target)
+    if node is None:
+        # A node that owns no slot yet (one being added) is not in the client's slot map.
+        host, port = step.target
+        raise RedisClusterException(f"redirected to {host}:{port}, a node the client does not know")
+    return node
 
 
 def _sync_node(host: str, port: int) -> redis.cluster.ClusterNode:
@@ -229,8 +186,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis | redis.RedisCluster) -> None:
         _check_client(client)
         self.client = client
-        self._wait: _Wait | None = None
-        self._waiting: dict[_Wait, RedisStore] = {}
+        self._wait: Wait | None = None
+        self._waiting: dict[Wait, RedisStore] = {}
         self._lock = threading.Lock()
 
     def with_wait(self, replicas: int, timeout: float) -> RedisStore:
@@ -238,9 +195,10 @@ class RedisStore:
 
         WAIT goes in the same round trip as the script (pipelined on one connection, which
         is the one whose writes WAIT counts). Fewer than ``replicas`` acknowledgements
-        within ``timeout`` seconds raise :class:`~idemsdk.NotReplicated`. Not for Cluster.
+        within ``timeout`` seconds raise :class:`~idemsdk.NotReplicated`. On Redis Cluster
+        both go to the key's primary, following MOVED and ASK together.
         """
-        wait = _Wait.of(self.client, replicas, timeout)
+        wait = Wait.of(self.client, replicas, timeout)
         with self._lock:  # one store per setting, so its lease renewer and breaker are shared
             found = self._waiting.get(wait)
             if found is None:
@@ -305,24 +263,47 @@ class RedisStore:
             raise _ours(exc, script) from exc
 
     def _run_waiting(
-        self, wait: _Wait, script: Script, key: str, args: Sequence[str | int | bytes]
+        self, wait: Wait, script: Script, key: str, args: Sequence[str | int | bytes]
     ) -> tuple[Any, Any]:
         """The script and WAIT in one round trip: (the script's reply, WAIT's count)."""
+        cluster = isinstance(self.client, redis.RedisCluster)
+        flow = waiting_write(wait, script, key, args, cluster=cluster)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.evalsha(script.sha, 1, key, *args)
-            pipe.wait(wait.replicas, wait.timeout_ms)
-            reply, acknowledged = pipe.execute(raise_on_error=False)
-            if isinstance(reply, NoScriptError):  # as in _run: EVAL loads it where the key is
-                pipe.eval(script.source, 1, key, *args)
-                pipe.wait(wait.replicas, wait.timeout_ms)
-                reply, acknowledged = pipe.execute(raise_on_error=False)
-            for answer in (reply, acknowledged):
-                if isinstance(answer, Exception):
-                    raise answer
+            step = next(flow)
+            while True:
+                if isinstance(step, Learn):
+                    step = flow.send(self._learn(key))
+                    continue
+                try:
+                    replies = self._send(key, step)
+                except UNREACHABLE as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(replies)
+        except StopIteration as done:
+            reply, acknowledged = done.value
+            return reply, acknowledged
         except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
-        return reply, acknowledged
+
+    def _learn(self, key: str) -> bool:
+        """Whether the client reached ``key`` through its own routing (see ``Learn``)."""
+        try:
+            self.client.exists(key)
+        except _CLIENT_ERRORS:
+            return False
+        return True
+
+    def _send(self, key: str, step: Send) -> list[Any]:
+        """One pipeline: on the client, or on a connection to the cluster node ``step`` names."""
+        client: Any = self.client
+        if isinstance(client, redis.RedisCluster):
+            node = _cluster_node(client, key, step)
+            client = client.get_redis_connection(node)
+        pipe = client.pipeline(transaction=False)
+        for command in step.commands:
+            pipe.execute_command(*command)
+        return list(pipe.execute(raise_on_error=False))
 
     def claim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
         """Take ownership of ``key`` or answer the record that holds it."""
@@ -333,7 +314,7 @@ class RedisStore:
         result = _claim_result(reply, key)
         # Only a claim that wrote needs its write on the replicas; a reply that read an
         # existing record is as good as the record was when it was written.
-        short = self._wait.short(acknowledged, _CLAIM) if result.acquired else None
+        short = self._wait.short(acknowledged, CLAIM_SHORT) if result.acquired else None
         if short is not None:
             with contextlib.suppress(IdempotencyError):  # else its lease runs out
                 self.release(key, result.token)
@@ -346,7 +327,7 @@ class RedisStore:
         if self._wait is None:
             return bool(self._run(COMPLETE, key, args))
         reply, acknowledged = self._run_waiting(self._wait, COMPLETE, key, args)
-        short = self._wait.short(acknowledged, _RESULT) if reply else None
+        short = self._wait.short(acknowledged, RESULT_SHORT) if reply else None
         if short is not None:
             raise short
         return bool(reply)
@@ -366,8 +347,8 @@ class AsyncRedisStore:
     def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster) -> None:
         _check_client(client)
         self.client = client
-        self._wait: _Wait | None = None
-        self._waiting: dict[_Wait, AsyncRedisStore] = {}
+        self._wait: Wait | None = None
+        self._waiting: dict[Wait, AsyncRedisStore] = {}
         self._lock = threading.Lock()
 
     def with_wait(self, replicas: int, timeout: float) -> AsyncRedisStore:
@@ -375,7 +356,7 @@ class AsyncRedisStore:
 
         See :meth:`RedisStore.with_wait`.
         """
-        wait = _Wait.of(self.client, replicas, timeout)
+        wait = Wait.of(self.client, replicas, timeout)
         with self._lock:
             found = self._waiting.get(wait)
             if found is None:
@@ -441,24 +422,50 @@ class AsyncRedisStore:
             raise _ours(exc, script) from exc
 
     async def _run_waiting(
-        self, wait: _Wait, script: Script, key: str, args: Sequence[str | int | bytes]
+        self, wait: Wait, script: Script, key: str, args: Sequence[str | int | bytes]
     ) -> tuple[Any, Any]:
         """The script and WAIT in one round trip: (the script's reply, WAIT's count)."""
+        cluster = isinstance(self.client, redis.asyncio.RedisCluster)
+        flow = waiting_write(wait, script, key, args, cluster=cluster)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.evalsha(script.sha, 1, key, *args)
-            pipe.wait(wait.replicas, wait.timeout_ms)
-            reply, acknowledged = await pipe.execute(raise_on_error=False)
-            if isinstance(reply, NoScriptError):
-                pipe.eval(script.source, 1, key, *args)
-                pipe.wait(wait.replicas, wait.timeout_ms)
-                reply, acknowledged = await pipe.execute(raise_on_error=False)
-            for answer in (reply, acknowledged):
-                if isinstance(answer, Exception):
-                    raise answer
+            step = next(flow)
+            while True:
+                if isinstance(step, Learn):
+                    step = flow.send(await self._learn(key))
+                    continue
+                try:
+                    replies = await self._send(key, step)
+                except UNREACHABLE as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(replies)
+        except StopIteration as done:
+            reply, acknowledged = done.value
+            return reply, acknowledged
         except _CLIENT_ERRORS as exc:
             raise _ours(exc, script) from exc
-        return reply, acknowledged
+
+    async def _learn(self, key: str) -> bool:
+        """Whether the client reached ``key`` through its own routing (see ``Learn``)."""
+        try:
+            await self.client.exists(key)
+        except _CLIENT_ERRORS:
+            return False
+        return True
+
+    async def _send(self, key: str, step: Send) -> list[Any]:
+        """One pipeline: on the client, or on a connection to the cluster node ``step`` names."""
+        client = self.client
+        if isinstance(client, redis.asyncio.RedisCluster):
+            await client.initialize()  # a no-op once the slot map is loaded
+            node = _cluster_node(client, key, step)
+            commands = [PipelineCommand(i, *command) for i, command in enumerate(step.commands)]
+            await node.execute_pipeline(commands)  # no retries: a node's connections have none
+            return [command.result for command in commands]
+        pipe = client.pipeline(transaction=False)
+        for command in step.commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute(raise_on_error=False))
 
     async def aclaim(self, key: str, fingerprint: str, lease_ms: int, ttl_ms: int) -> ClaimResult:
         """Take ownership of ``key`` or answer the record that holds it."""
@@ -467,7 +474,7 @@ class AsyncRedisStore:
             return _claim_result(await self._run(CLAIM, key, args), key)
         reply, acknowledged = await self._run_waiting(self._wait, CLAIM, key, args)
         result = _claim_result(reply, key)
-        short = self._wait.short(acknowledged, _CLAIM) if result.acquired else None
+        short = self._wait.short(acknowledged, CLAIM_SHORT) if result.acquired else None
         if short is not None:
             with contextlib.suppress(IdempotencyError):
                 await self.arelease(key, result.token)
@@ -482,7 +489,7 @@ class AsyncRedisStore:
         if self._wait is None:
             return bool(await self._run(COMPLETE, key, args))
         reply, acknowledged = await self._run_waiting(self._wait, COMPLETE, key, args)
-        short = self._wait.short(acknowledged, _RESULT) if reply else None
+        short = self._wait.short(acknowledged, RESULT_SHORT) if reply else None
         if short is not None:
             raise short
         return bool(reply)

@@ -34,6 +34,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -145,6 +147,11 @@ class RedisServer(_Stopped):
                 self.process.kill()
                 self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the process (ours, by pid): no goodbye, as in a crash; :meth:`start` again."""
+        self.process.kill()
+        self.process.wait()
+
     def start(self) -> None:
         """After :meth:`terminate`: a new process on the same port and directory; waits for it."""
         if self.process.poll() is None:
@@ -216,7 +223,7 @@ class RedisClusterServer(_Stopped):
             self.addresses = [f"127.0.0.1:{server.port}" for server in self.servers]
             self.url = f"redis+cluster://{','.join(self.addresses)}/"
             self._create(found_cli, replicas, timeout)
-            self._wait_ok(replicas * primaries, timeout)
+            self._wait_ok(primaries, replicas, timeout)
         except BaseException:
             self.stop()
             raise
@@ -233,25 +240,73 @@ class RedisClusterServer(_Stopped):
         if done.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-500:]}")
 
-    def _wait_ok(self, replicas: int, timeout: float) -> None:
-        clients = [redis.Redis(port=server.port, socket_timeout=2) for server in self.servers]
-        deadline = time.monotonic() + timeout
+    def _wait_ok(self, primaries: int, replicas: int, timeout: float) -> None:
+        """Until every node serves every slot, every replica is in sync, and each primary's
+        WAIT counts its replicas (they may say they are in sync a moment before)."""
+        with _clients(self.servers) as clients:
+            _until(
+                lambda: (
+                    all(_cluster_ok(client, len(clients)) for client in clients)
+                    and sum(_replicating(client) for client in clients) == replicas * primaries
+                    and all(
+                        _cluster_acknowledged(client, replicas)
+                        for client in clients
+                        if client.info("replication")["role"] == "master"
+                    )
+                ),
+                timeout,
+                f"the cluster on {self.addresses} never became ok",
+            )
+
+    def replica_of(self, primary: RedisServer) -> RedisServer:
+        """The (first) replica of ``primary``, as the primary says."""
+        client = redis.Redis(port=primary.port, socket_timeout=2)
         try:
-            while not (
-                all(_cluster_ok(client, len(clients)) for client in clients)
-                and sum(_replicating(client) for client in clients) == replicas
-            ):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the cluster on {self.addresses} never became ok")
-                time.sleep(0.05)
+            port = int(client.info("replication")["slave0"]["port"])
         finally:
-            for client in clients:
-                client.close()
+            client.close()
+        return next(server for server in self.servers if server.port == port)
+
+    def wait_failover(self, replica: RedisServer, timeout: float = 30) -> None:
+        """Until ``replica`` has taken over from its crashed primary and every node still
+        running says the cluster is ok (the crashed one is not waited for)."""
+        running = [server for server in self.servers if server.process.poll() is None]
+        with _clients(running) as clients:
+            _until(
+                lambda: (
+                    _answers_as_primary(replica)
+                    and all(
+                        client.cluster("INFO").get("cluster_state") == "ok" for client in clients
+                    )
+                ),
+                timeout,
+                f"{replica.url} never took over from its primary",
+            )
 
     def stop(self) -> None:
         """Terminate every node (ours, by pid) and remove their directories; safe to repeat."""
         for server in self.servers:
             server.stop()
+
+
+@contextmanager
+def _clients(servers: Iterable[RedisServer]) -> Iterator[list[redis.Redis]]:
+    """A client on each of ``servers``, closed after the block."""
+    clients = [redis.Redis(port=server.port, socket_timeout=2) for server in servers]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _until(ready: Callable[[], bool], timeout: float, failure: str, interval: float = 0.05) -> None:
+    """Poll ``ready`` until it is true; RuntimeError(``failure``) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(interval)
 
 
 def _free_cluster_port() -> int:
@@ -330,14 +385,13 @@ class RedisReplicatedServer(_Stopped):
         return [server for server in self.servers if server is not self.primary]
 
     def _wait_in_sync(self, replicas: int, timeout: float) -> None:
-        client = redis.Redis(port=self.primary.port, socket_timeout=2)
-        deadline = time.monotonic() + timeout
-        try:
-            while not _acknowledged(client, replicas):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the replicas of {self.url} never came in sync")
-        finally:
-            client.close()
+        with _clients([self.primary]) as (client,):
+            _until(
+                lambda: _acknowledged(client, replicas),
+                timeout,
+                f"the replicas of {self.url} never came in sync",
+                interval=0,  # each try waits up to 100 ms in WAIT
+            )
 
     def stop(self) -> None:
         """Terminate every server (ours, by pid); safe to repeat."""
@@ -440,8 +494,7 @@ class RedisSentinelServer(_Stopped):
 
     def kill_primary(self) -> None:
         """SIGKILL the current primary (ours, by pid): no goodbye, as in a crash."""
-        self.primary.process.kill()
-        self.primary.process.wait()
+        self.primary.kill()
 
     def wait_failover(self, timeout: float = 30) -> RedisServer:
         """Wait until every sentinel names a new primary that answers as one; return it."""
@@ -485,6 +538,18 @@ def _acknowledged(primary: redis.Redis, replicas: int) -> bool:
     """
     primary.publish("__idemsdk__:ready", "")
     return int(primary.wait(replicas, 100)) >= replicas
+
+
+def _cluster_acknowledged(primary: redis.Redis, replicas: int) -> bool:
+    """:func:`_acknowledged` for a cluster primary: there PUBLISH goes over the cluster bus,
+    not to the replicas, so write a key of one of its slots (gone 1 ms later)."""
+    for n in range(1000):  # a primary that owns no slot is not ready either
+        try:
+            primary.set(f"__idemsdk__:ready:{n}", "", px=1)
+        except redis.ResponseError:  # MOVED: a slot of another primary
+            continue
+        return int(primary.wait(replicas, 100)) >= replicas
+    return False
 
 
 def _watching(sentinel: redis.Redis, service: str, replicas: int, sentinels: int) -> bool:

@@ -117,10 +117,16 @@ def cluster_of(primaries: int, replicas: int) -> AbstractContextManager[RedisClu
 
 
 @pytest.fixture(scope="session")
-def redis_cluster_url() -> Iterator[str]:
-    """``redis+cluster://`` URL of a Redis Cluster of our own: 3 primaries, 3 replicas."""
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of our own for the session: 3 primaries, 3 replicas."""
     with cluster_of(primaries=3, replicas=1) as cluster:
-        yield cluster.url
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: RedisClusterServer) -> str:
+    """``redis+cluster://`` URL of the session's Redis Cluster."""
+    return redis_cluster.url
 
 
 def cluster_client(url: str) -> redis.RedisCluster:

@@ -28,3 +28,12 @@ def test_a_load_run_with_wait_replicas_waits_on_a_real_replica(
     result = load.run(replicated.url, processes=2, calls=40, duplicates=0.5, wait_replicas=1)
     assert (result.calls, result.double_executions) == (80, 0)
     assert 0 < result.executions < result.calls
+
+
+@pytest.mark.cluster
+def test_a_load_run_with_wait_replicas_on_a_cluster_counts_every_key_once(
+    redis_cluster_url: str,
+) -> None:
+    result = load.run(redis_cluster_url, processes=2, calls=40, duplicates=0.5, wait_replicas=1)
+    assert (result.calls, result.double_executions) == (80, 0)
+    assert 0 < result.executions < result.calls

@@ -212,9 +212,3 @@ def test_a_store_without_replicas_refuses_wait_replicas() -> None:
     with pytest.raises(ConfigurationError, match="MemoryStore has no with_wait"):
         Idempotency(MemoryStore(), wait_replicas=1)
     assert Idempotency(MemoryStore(), wait_replicas=0).wait_replicas == 0
-
-
-@pytest.mark.cluster
-def test_wait_replicas_on_a_cluster_is_refused_with_the_reason(redis_cluster_url: str) -> None:
-    with pytest.raises(ConfigurationError, match="not supported on Redis Cluster"):
-        Idempotency(RedisStore.from_url(redis_cluster_url), wait_replicas=1)

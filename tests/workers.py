@@ -28,11 +28,13 @@ def runs_of(client: redis.Redis | redis.RedisCluster, prefix: str, name: str) ->
     return int(client.scard(f"{prefix}:runs:{name}"))
 
 
-def make_job(url: str, prefix: str, *, hang: bool = False, lease: float = 30) -> Any:
+def make_job(
+    url: str, prefix: str, *, hang: bool = False, lease: float = 30, wait_replicas: int = 0
+) -> Any:
     """The contended function: counts its executions in Redis, then returns who ran it."""
     store = RedisStore.from_url(url)
     client = store.client
-    idem = Idempotency(store, prefix=prefix, lease=lease)
+    idem = Idempotency(store, prefix=prefix, lease=lease, wait_replicas=wait_replicas)
 
     @idem.idempotent(scope="race", on_in_progress="wait", wait_timeout=60)
     def job(name: str) -> dict[str, Any]:

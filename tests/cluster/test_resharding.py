@@ -32,9 +32,11 @@ PAUSE = 0.002  # how long each slot stays half-way between batches of its keys
 DEADLINE = 30.0
 
 
-def _run_threads(url: str, prefix: str, names: list[str], moving: Resharding) -> list[Any]:
+def _run_threads(
+    url: str, prefix: str, names: list[str], moving: Resharding, wait_replicas: int
+) -> list[Any]:
     """Each thread calls every name, pass after pass, until every slot has moved once."""
-    job = make_job(url, prefix)
+    job = make_job(url, prefix, wait_replicas=wait_replicas)
     results: list[Any] = []
     lock = threading.Lock()
     deadline = time.monotonic() + DEADLINE
@@ -57,13 +59,15 @@ def _run_threads(url: str, prefix: str, names: list[str], moving: Resharding) ->
     return results
 
 
-def _run_tasks(url: str, prefix: str, names: list[str], moving: Resharding) -> list[Any]:
+def _run_tasks(
+    url: str, prefix: str, names: list[str], moving: Resharding, wait_replicas: int
+) -> list[Any]:
     """The asyncio twin of _run_threads: tasks on one loop, an AsyncRedisStore."""
 
     async def scenario() -> list[Any]:
         store = AsyncRedisStore.from_url(url)
         client = store.client
-        idem = Idempotency(store, prefix=prefix, lease=30)
+        idem = Idempotency(store, prefix=prefix, lease=30, wait_replicas=wait_replicas)
 
         @idem.idempotent(scope="race", on_in_progress="wait", wait_timeout=60)
         async def job(name: str) -> dict[str, Any]:
@@ -91,9 +95,11 @@ def _run_tasks(url: str, prefix: str, names: list[str], moving: Resharding) -> l
     return asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("wait_replicas", [0, 1], ids=["", "waiting"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_every_key_runs_exactly_once_while_its_slot_moves_between_primaries(
     mode: str,
+    wait_replicas: int,
     redis_cluster_url: str,
     cluster: redis.RedisCluster,
     nodes: list[Primary],
@@ -105,7 +111,7 @@ def test_every_key_runs_exactly_once_while_its_slot_moves_between_primaries(
     before = redirections(nodes)
     run = _run_threads if mode == "sync" else _run_tasks
     with Resharding(nodes, slots, PAUSE) as moving:
-        results = run(redis_cluster_url, prefix, names, moving)
+        results = run(redis_cluster_url, prefix, names, moving, wait_replicas)
     seen = redirections(nodes) - before
 
     assert moving.passes >= 1, f"the slots did not all move within {DEADLINE} s"
@@ -118,7 +124,7 @@ def test_every_key_runs_exactly_once_while_its_slot_moves_between_primaries(
     assert moved, "no record moved while the calls ran"
     assert seen["MOVED"] and seen["ASK"], f"calls should have been redirected: {dict(seen)}"
     print(  # -s shows what the run went through
-        f"\n{mode}: {len(slots)} slots moved {moving.passes} times; {len(moved)} of "
-        f"{len(records)} records moved ({len(moving.moved)} keys in all); {len(results)} "
-        f"calls; {seen['MOVED']} MOVED, {seen['ASK']} ASK"
+        f"\n{mode}, wait_replicas={wait_replicas}: {len(slots)} slots moved {moving.passes} "
+        f"times; {len(moved)} of {len(records)} records moved ({len(moving.moved)} keys in "
+        f"all); {len(results)} calls; {seen['MOVED']} MOVED, {seen['ASK']} ASK"
     )

@@ -36,6 +36,16 @@ def _cluster_async(request: pytest.FixtureRequest) -> AsyncStore:
     return AsyncRedisStore.from_url(request.getfixturevalue("redis_cluster_url"))
 
 
+def _cluster_waiting_sync(request: pytest.FixtureRequest) -> Store:
+    url = request.getfixturevalue("redis_cluster_url")
+    return RedisStore.from_url(url).with_wait(1, timeout=2.0)
+
+
+def _cluster_waiting_async(request: pytest.FixtureRequest) -> AsyncStore:
+    url = request.getfixturevalue("redis_cluster_url")
+    return AsyncRedisStore.from_url(url).with_wait(1, timeout=2.0)
+
+
 def _replicated_sync(request: pytest.FixtureRequest) -> Store:
     url = request.getfixturevalue("replicated").url
     return RedisStore.from_url(url).with_wait(1, timeout=2.0)
@@ -72,6 +82,9 @@ _CASES: list[tuple[str, Mode, Factory, list[pytest.MarkDecorator]]] = [
     ("redis-sentinel-async", "async", _sentinel_async, [pytest.mark.redis]),
     ("redis-cluster-sync", "sync", _cluster_sync, _CLUSTER),
     ("redis-cluster-async", "async", _cluster_async, _CLUSTER),
+    # WAIT 1 after every claim and completion, on the connection to the key's primary.
+    ("redis-cluster-waiting-sync", "sync", _cluster_waiting_sync, _CLUSTER),
+    ("redis-cluster-waiting-async", "async", _cluster_waiting_async, _CLUSTER),
 ]
 
 

@@ -1,7 +1,7 @@
 """Failovers under load: the stores follow the new primary, and what ``wait_replicas`` keeps.
 
 Each test runs a primary, one replica and three sentinels of its own, and two workloads
-through one failover (see ``failover.py``): one with ``wait_replicas=1``, which must lose
+through one failover (see ``tests/failover.py``): one with ``wait_replicas=1``, which must lose
 no answered key and run none twice, and one without, whose figures are printed (run with
 ``-s`` to read them): replication is asynchronous, so what it loses depends on timing.
 """
@@ -22,29 +22,13 @@ import redis
 from idemsdk import AsyncRedisStore, Idempotency, NotReplicated, RedisStore, StoreUnavailable
 from idemsdk.testing import RedisSentinelServer, RedisServer
 
-from .failover import Figures, through_failover
+from ..failover import Figures, accounted_for, holds, through_failover
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 def _report(scenario: str, plain: Figures, waiting: Figures) -> None:
     print(f"\n[sentinel failover: {scenario}]\n  {plain}\n  {waiting}")
-
-
-def _holds(waiting: Figures) -> None:
-    """With wait_replicas=1, every answered key survived, ran once, and replays."""
-    assert waiting.answered > 0
-    assert (waiting.lost, waiting.ran_twice, waiting.divergent) == (0, 0, 0), waiting
-    assert waiting.replayed == waiting.on_new_primary == waiting.answered
-
-
-def _accounted_for(plain: Figures) -> None:
-    """Without waiting, every answered key replays or runs again, and calls go on."""
-    assert plain.answered > 0
-    assert plain.after_failover > 0, "calls go on after the failover"
-    assert plain.on_new_primary == plain.answered, "re-calls reach the new primary"
-    assert plain.replayed + plain.ran_twice >= plain.answered, plain
-    assert plain.ran_twice <= plain.lost + plain.divergent, plain
 
 
 def _replica(setup: RedisSentinelServer) -> RedisServer:
@@ -56,8 +40,8 @@ def test_a_crashed_primary_loses_no_key_answered_with_wait_replicas(
 ) -> None:
     plain, waiting = through_failover(own_sentinel, own_sentinel.kill_primary)
     _report("SIGKILL of the primary", plain, waiting)
-    _holds(waiting)
-    _accounted_for(plain)
+    holds(waiting)
+    accounted_for(plain)
 
 
 @contextmanager
@@ -85,8 +69,8 @@ def test_a_primary_crashing_ahead_of_its_replica_loses_no_key_answered_with_wait
 
     plain, waiting = through_failover(own_sentinel, crash_with_the_replica_behind)
     _report("SIGKILL of the primary 0.4 s after its replica fell behind", plain, waiting)
-    _holds(waiting)
-    _accounted_for(plain)
+    holds(waiting)
+    accounted_for(plain)
     assert waiting.errors["NotReplicated"] > 0, "calls while the replica was behind"
 
 
@@ -116,8 +100,8 @@ def test_a_coordinated_failover_is_followed_and_loses_no_key_answered_with_wait_
     plain, waiting = through_failover(own_sentinel, failover, lambda: _wait_demoted(old))
     sentinel.close()
     _report("SENTINEL FAILOVER, the old primary demoted", plain, waiting)
-    _holds(waiting)
-    _accounted_for(plain)
+    holds(waiting)
+    accounted_for(plain)
 
 
 def test_the_async_store_follows_the_new_primary_after_a_crash(

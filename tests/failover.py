@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import redis
-
 from idemsdk import Idempotency, RedisStore, RequestInProgress
 from idemsdk.testing import RedisSentinelServer
 
@@ -130,7 +128,8 @@ class Workload:
         ]
 
     def check(self, primary_url: str) -> Figures:
-        """Look for every answered key on the new primary, call each again, look again."""
+        """Look for every answered key on the new primary (or the cluster, given its URL),
+        call each again, look again."""
         figures = self.figures
         figures.answered = len(self.answers)
         figures.lost = figures.answered - self._completed_on(primary_url)
@@ -143,7 +142,7 @@ class Workload:
 
     def _completed_on(self, url: str) -> int:
         """How many answered keys have a completed record on the server at ``url``."""
-        client = redis.Redis.from_url(url)
+        client = RedisStore.from_url(url).client  # a cluster URL makes a cluster client
         try:
             return sum(
                 client.hget(self.call.key_for(key), "status") == b"completed"
@@ -205,3 +204,19 @@ def through_failover(
         for store in stores:
             store.client.close()
     return plain, waiting
+
+
+def holds(waiting: Figures) -> None:
+    """With wait_replicas=1, every answered key survived, ran once, and replays."""
+    assert waiting.answered > 0
+    assert (waiting.lost, waiting.ran_twice, waiting.divergent) == (0, 0, 0), waiting
+    assert waiting.replayed == waiting.on_new_primary == waiting.answered
+
+
+def accounted_for(plain: Figures) -> None:
+    """Without waiting, every answered key replays or runs again, and calls go on."""
+    assert plain.answered > 0
+    assert plain.after_failover > 0, "calls go on after the failover"
+    assert plain.on_new_primary == plain.answered, "re-calls reach the new primary"
+    assert plain.replayed + plain.ran_twice >= plain.answered, plain
+    assert plain.ran_twice <= plain.lost + plain.divergent, plain
