@@ -23,7 +23,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ._errors import ConfigurationError, NotReplicated
 from ._lua import Script
 
-__all__ = ["CLAIM_SHORT", "LEARN", "RESULT_SHORT", "UNREACHABLE", "Learn", "Send", "Wait"]
+__all__ = [
+    "CLAIM_SHORT",
+    "LEARN",
+    "MAX_HOPS",
+    "RESULT_SHORT",
+    "UNREACHABLE",
+    "Flow",
+    "Learn",
+    "Send",
+    "Wait",
+    "waiting_write",
+]
 
 #: What a write that too few replicas acknowledged means for the call, as ``short`` says it.
 CLAIM_SHORT = "claim; the claim was released and the function did not run"
