@@ -260,11 +260,8 @@ class RedisClusterServer(_Stopped):
 
     def replica_of(self, primary: RedisServer) -> RedisServer:
         """The (first) replica of ``primary``, as the primary says."""
-        client = redis.Redis(port=primary.port, socket_timeout=2)
-        try:
+        with _clients([primary]) as (client,):
             port = int(client.info("replication")["slave0"]["port"])
-        finally:
-            client.close()
         return next(server for server in self.servers if server.port == port)
 
     def wait_failover(self, replica: RedisServer, timeout: float = 30) -> None:
