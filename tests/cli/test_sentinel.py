@@ -1,8 +1,8 @@
 """``doctor`` and ``inspect`` on ``redis+sentinel://`` URLs, against real Sentinel setups.
 
-Tests that only read share one setup (a primary, a replica, 3 sentinels); those that change
-a setup's settings share a lone sentinel watching a primary without replica, and put it
-back; those that stop a primary have a setup of their own.
+Tests that only read use the session's setup (a primary, a replica, 3 sentinels); those
+that change a setup's settings share a lone sentinel watching a primary without replica,
+and put it back; those that stop a primary have a setup of their own.
 """
 
 from __future__ import annotations
@@ -29,13 +29,6 @@ SERVICE = "idemsdk"  # RedisSentinelServer's default
 
 
 @pytest.fixture(scope="module")
-def sentinels() -> Iterator[RedisSentinelServer]:
-    """A primary with a replica, watched by 3 sentinels; only read."""
-    with sentinel_of() as setup:
-        yield setup
-
-
-@pytest.fixture(scope="module")
 def lone() -> Iterator[RedisSentinelServer]:
     """A primary without replica, watched by 1 sentinel; tests that change it restore it."""
     with sentinel_of(replicas=0, sentinels=1) as setup:
@@ -48,7 +41,9 @@ def hosts(setup: RedisSentinelServer) -> str:
 
 
 @contextmanager
-def sentinel(setup: RedisSentinelServer, password: str | None = None) -> Iterator[redis.Redis]:
+def first_sentinel(
+    setup: RedisSentinelServer, password: str | None = None
+) -> Iterator[redis.Redis]:
     """A client on the setup's first sentinel."""
     host, port = setup.sentinels[0]
     client = redis.Redis(host, port, password=password)
@@ -59,11 +54,11 @@ def sentinel(setup: RedisSentinelServer, password: str | None = None) -> Iterato
 
 
 def test_doctor_asks_the_sentinels_then_checks_the_primary_and_its_replica(
-    cli: Cli, sentinels: RedisSentinelServer
+    cli: Cli, sentinel: RedisSentinelServer
 ) -> None:
-    outcome = cli("doctor", "--url", sentinels.url)
-    primary = f"127.0.0.1:{sentinels.primary.port}"
-    [replica] = [server for server in sentinels.servers if server is not sentinels.primary]
+    outcome = cli("doctor", "--url", sentinel.url)
+    primary = f"127.0.0.1:{sentinel.primary.port}"
+    [replica] = [server for server in sentinel.servers if server is not sentinel.primary]
     assert outcome.headings() == [
         f"sentinels of service '{SERVICE}': 3 of 3 answered",
         f"primary {primary}, as the sentinels name it",
@@ -88,13 +83,13 @@ def test_doctor_asks_the_sentinels_then_checks_the_primary_and_its_replica(
 
 
 def test_doctor_json_says_sentinel_mode_and_names_each_server(
-    sentinels: RedisSentinelServer,
+    sentinel: RedisSentinelServer,
 ) -> None:
-    outcome = run_module("doctor", "--url", sentinels.url, "--json")
+    outcome = run_module("doctor", "--url", sentinel.url, "--json")
     document = json.loads(outcome.out)
-    primary = f"127.0.0.1:{sentinels.primary.port}"
+    primary = f"127.0.0.1:{sentinel.primary.port}"
     assert document["mode"] == "sentinel"
-    assert document["url"] == sentinels.url
+    assert document["url"] == sentinel.url
     assert [(node["role"], node["primary"]) for node in document["nodes"]] == [
         ("primary", None),
         ("replica", primary),
@@ -106,9 +101,9 @@ def test_doctor_json_says_sentinel_mode_and_names_each_server(
 
 
 def test_an_unknown_service_fails_and_names_those_the_sentinels_watch(
-    cli: Cli, sentinels: RedisSentinelServer
+    cli: Cli, sentinel: RedisSentinelServer
 ) -> None:
-    url = f"redis+sentinel://{hosts(sentinels)}/payments"
+    url = f"redis+sentinel://{hosts(sentinel)}/payments"
     outcome = cli("doctor", "--url", url)
     assert outcome.status == 1
     assert outcome.headings() == ["sentinels of service 'payments': 3 of 3 answered"]
@@ -120,9 +115,9 @@ def test_an_unknown_service_fails_and_names_those_the_sentinels_watch(
     assert f"no sentinel of {url} knows the service 'payments'" in inspect.err
 
 
-def test_a_sentinel_that_does_not_answer_warns(cli: Cli, sentinels: RedisSentinelServer) -> None:
+def test_a_sentinel_that_does_not_answer_warns(cli: Cli, sentinel: RedisSentinelServer) -> None:
     silent = f"127.0.0.1:{free_port()}"
-    url = f"redis+sentinel://{silent},{hosts(sentinels)}/{SERVICE}"
+    url = f"redis+sentinel://{silent},{hosts(sentinel)}/{SERVICE}"
     outcome = cli("doctor", "--url", url)
     found = outcome.line("sentinels")
     assert found.split()[0] == "WARN"
@@ -144,17 +139,17 @@ def test_when_no_sentinel_answers_doctor_and_inspect_exit_1_naming_each(cli: Cli
 
 
 def test_inspect_reads_the_key_from_the_primary_the_sentinels_name(
-    cli: Cli, sentinels: RedisSentinelServer
+    cli: Cli, sentinel: RedisSentinelServer
 ) -> None:
-    charge = charge_function(sentinels.primary.url, "sentinel")
+    charge = charge_function(sentinel.primary.url, "sentinel")
     charge("o-1", 1999)
     key = charge.key_for("o-1", 1999)
-    outcome = cli("inspect", "--url", sentinels.url, key)
+    outcome = cli("inspect", "--url", sentinel.url, key)
     assert outcome.status == 0, outcome.err
     assert fields(outcome)["status"] == "completed"
-    document = json.loads(cli("inspect", "--url", sentinels.url, key, "--json").out)
+    document = json.loads(cli("inspect", "--url", sentinel.url, key, "--json").out)
     assert document["result"]["charge"] == "ch_o-1"
-    missing = cli("inspect", "--url", sentinels.url, "sentinel:shop:nothing")
+    missing = cli("inspect", "--url", sentinel.url, "sentinel:shop:nothing")
     assert missing.status == 1
     assert "no key 'sentinel:shop:nothing'" in missing.err
 
@@ -172,7 +167,7 @@ def test_one_sentinel_and_no_replica_warn(cli: Cli, lone: RedisSentinelServer) -
 
 
 def test_a_quorum_the_sentinels_cannot_reach_fails(cli: Cli, lone: RedisSentinelServer) -> None:
-    with sentinel(lone) as client:
+    with first_sentinel(lone) as client:
         client.sentinel_set(SERVICE, "quorum", 2)  # 2 of 1 sentinel: never reached
         try:
             outcome = cli("doctor", "--url", lone.url)
@@ -188,14 +183,14 @@ def test_the_sentinels_password_comes_from_the_url_and_is_never_shown(
     cli: Cli, lone: RedisSentinelServer
 ) -> None:
     url = f"redis+sentinel://{hosts(lone)}/{SERVICE}"
-    with sentinel(lone) as client:
+    with first_sentinel(lone) as client:
         client.acl_setuser("default", enabled=True, passwords=["+s3cret"])
     try:
         refused = cli("doctor", "--url", url)
         wrong = cli("doctor", "--url", f"{url}?sentinel_password=wrong")
         right = cli("doctor", "--url", f"{url}?sentinel_password=s3cret")
     finally:
-        with sentinel(lone, password="s3cret") as client:
+        with first_sentinel(lone, password="s3cret") as client:
             client.acl_setuser("default", enabled=True, reset_passwords=True, nopass=True)
     assert refused.status == 1
     assert f"no sentinel of {url} answered: sentinel " in refused.err
@@ -210,7 +205,7 @@ def test_the_sentinels_password_comes_from_the_url_and_is_never_shown(
 
 def primary_flags(setup: RedisSentinelServer) -> set[str]:
     """The flags the first sentinel gives the primary (``s_down``, ``o_down``...)."""
-    with sentinel(setup) as client:
+    with first_sentinel(setup) as client:
         state = cast("dict[str, Any]", client.sentinel_master(SERVICE))
     return set(str(state["flags"]).split(","))
 
